@@ -1,0 +1,86 @@
+// commands.cpp: each command as a straight list of phases over the libraries.
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "cli/options.hpp"
+#include "reports/format.hpp"
+#include "reports/stats.hpp"
+#include "traces/atomic_file.hpp"
+#include "traces/error.hpp"
+#include "traces/synth_pylike.hpp"
+#include "traces/trace_io.hpp"
+
+namespace heaplay::cli {
+
+namespace {
+
+ReadOptions read_options(const Options& o) {
+  ReadOptions r;
+  r.lenient = o.lenient;
+  return r;
+}
+
+void write_stdout(const std::string& s) {
+  if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() || std::fflush(stdout) != 0)
+    throw Error(fmt::format("cannot write to standard output: {}", std::strerror(errno)), kExitFailure);
+}
+
+int run_stats(const Options& o) {
+  // Open the trace; its format comes from its content.
+  auto reader = open_trace(o.input, read_options(o));
+  // One streaming pass, no allocator model.
+  StatsConsumer stats;
+  reader->read(stats);
+  // Render the finished model.
+  write_stdout(render_stats(stats.finish(), parse_format(o.format)));
+  return 0;
+}
+
+// Streams reader into a new file at o.output; returns what was read.
+ReadSummary write_trace(TraceReader& reader, const Options& o) {
+  OutputFormat to = o.to.empty() ? output_format_for(o.output) : parse_output_format(o.to);
+  WriteOptions w;
+  w.zstd_level = o.zstd_level;
+  w.frame_events = o.frame_events;
+  auto writer = make_writer(o.output, to, w);
+  ReadSummary summary = reader.read(*writer);
+  // Only now does the output appear, whole.
+  writer->commit();
+  return summary;
+}
+
+int run_convert(const Options& o) {
+  // Check the output's format and that it is not the input before reading anything.
+  if (o.to.empty()) output_format_for(o.output);
+  refuse_same_file(o.input, o.output);
+  // Stream every event from the reader into the writer.
+  auto reader = open_trace(o.input, read_options(o));
+  ReadSummary summary = write_trace(*reader, o);
+  spdlog::info("{}: wrote {} events{}", o.output, summary.events,
+               summary.truncated ? " (the input was truncated)" : "");
+  return 0;
+}
+
+int run_synth(const Options& o) {
+  // The workload is a reader like any other; write it like a conversion.
+  auto source = make_pylike_source(o.events, o.seed, !o.no_objects);
+  ReadSummary summary = write_trace(*source, o);
+  spdlog::info("{}: wrote {} events ({} seed {})", o.output, summary.events, o.workload, o.seed);
+  return 0;
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  if (o.command == "stats") return run_stats(o);
+  if (o.command == "convert") return run_convert(o);
+  if (o.command == "synth") return run_synth(o);
+  throw Error(fmt::format("unknown command '{}'", o.command));
+}
+
+}  // namespace heaplay::cli

@@ -1,0 +1,98 @@
+// main.cpp: heaplay's entry point: parse the command line, run, report errors once.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "cli/options.hpp"
+#include "traces/error.hpp"
+
+namespace {
+
+void add_read_options(CLI::App* cmd, heaplay::cli::Options& o) {
+  cmd->add_option("TRACE", o.input, "Trace file (text, .zst/.gz text or native .heaplay; detected from content)")
+      ->required();
+  cmd->add_flag("--lenient", o.lenient, "Count bad events as anomalies and carry on instead of stopping");
+}
+
+void setup_logging(int verbosity) {
+  auto logger = spdlog::stderr_logger_st("heaplay");
+  logger->set_pattern("heaplay: %l: %v");
+  logger->set_level(verbosity >= 2   ? spdlog::level::trace
+                    : verbosity == 1 ? spdlog::level::debug
+                    : verbosity == 0 ? spdlog::level::info
+                                     : spdlog::level::err);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  heaplay::cli::Options o;
+  CLI::App app{"heaplay: replay and analyze heap allocation traces", "heaplay"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "heaplay 0.1.0");
+  int verbose = 0, quiet = 0;
+  app.add_flag("-v,--verbose", verbose, "More log output on stderr (repeat for more)");
+  app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+
+  auto* stats = app.add_subcommand("stats", "Count events, live bytes, sizes and lifetimes in one streaming pass");
+  add_read_options(stats, o);
+  stats->add_option("--format", o.format, "Output format")
+      ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->default_val("table");
+
+  auto* convert = app.add_subcommand("convert", "Convert between text and native binary traces");
+  add_read_options(convert, o);
+  convert->add_option("OUT", o.output, "Output file; its extension picks the format unless --to is given")
+      ->required();
+  convert->add_option("--to", o.to, "Output format: text, text.zst, text.gz or native")
+      ->check(CLI::IsMember({"text", "text.zst", "text.gz", "native"}));
+  convert->add_option("--level", o.zstd_level, "zstd compression level")->check(CLI::Range(1, 19))->default_val(3);
+  convert->add_option("--frame-events", o.frame_events, "Native: events per independent frame")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->default_val(1u << 16);
+
+  auto* synth = app.add_subcommand("synth", "Write a synthetic trace shaped like a real workload");
+  synth->add_option("WORKLOAD", o.workload, "pylike: a CPython service's allocator and object traffic")
+      ->required()
+      ->check(CLI::IsMember({"pylike"}));
+  synth->add_option("-o,--output", o.output, "Output file (.heaplay, .trace, .trace.zst, .trace.gz)")->required();
+  synth->add_option("--events", o.events, "Number of records")->default_val(1'000'000)->check(CLI::PositiveNumber);
+  synth->add_option("--seed", o.seed, "Random seed: the same seed gives the same trace")->default_val(1);
+  synth->add_flag("--no-objects", o.no_objects, "Only a/f/r records (a malloc-level trace)");
+  synth->add_option("--to", o.to, "Output format: text, text.zst, text.gz or native")
+      ->check(CLI::IsMember({"text", "text.zst", "text.gz", "native"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "heaplay: error: %s\nRun 'heaplay --help' for usage.\n", e.what());
+    return heaplay::kExitBadInput;
+  }
+  o.command = app.get_subcommands().front()->get_name();
+  o.verbosity = verbose - quiet;
+  setup_logging(o.verbosity);
+
+  try {
+    return heaplay::cli::run(o);
+  } catch (const heaplay::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "heaplay: error: %s\n", e.what());
+    return e.exit_status();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "heaplay: error: out of memory\n");
+    return heaplay::kExitFailure;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "heaplay: error: %s\n", e.what());
+    return heaplay::kExitFailure;
+  }
+}

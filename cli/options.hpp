@@ -1,0 +1,39 @@
+// options.hpp: the parsed command line, as plain data.
+//
+// The CLI11 front end fills one of these; commands.cpp runs it. Nothing here
+// knows how to parse or how to run.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace heaplay::cli {
+
+struct Options {
+  std::string command;  // "stats", "convert", "synth"
+  int verbosity = 0;    // -v: +1 each, -q: -1
+
+  // Every command that reads a trace.
+  std::string input;
+  bool lenient = false;
+
+  // stats
+  std::string format = "table";  // table | csv | json
+
+  // convert, synth
+  std::string output;
+  std::string to;          // "", text, text.zst, text.gz, native
+  int zstd_level = 3;
+  uint32_t frame_events = 1u << 16;
+
+  // synth
+  std::string workload;  // pylike
+  uint64_t events = 1'000'000;
+  uint64_t seed = 1;
+  bool no_objects = false;
+};
+
+// Runs the parsed command; returns the process exit status. Throws heaplay::Error.
+int run(const Options& options);
+
+}  // namespace heaplay::cli

@@ -1,0 +1,170 @@
+// native_format_test.cpp: the native binary format (*.heaplay): round trips of
+// every record type, metadata header and trailer, many frames, the synthetic
+// Python-like source, the size target, versioning, and the varint coding.
+// Damaged and invalid files: native_damage_test.cpp.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+
+#include "tests/native_test_util.hpp"
+#include "traces/synth_pylike.hpp"
+
+namespace heaplay::native_test {
+namespace {
+
+TEST(NativeFormat, EveryRecordTypeRoundTrips) {
+  Metadata header;
+  header.set("source", "script");
+  ScriptSource src(every_record_type(), header);
+  CollectingConsumer want;
+  ReadSummary ws = src.read(want);
+  std::string path = write_native(src, "all.heaplay");
+
+  NativeRead r = read_native(path);
+  const CollectingConsumer& got = r.c;
+  expect_same_stream(want, got);
+  EXPECT_TRUE(got.began);
+  EXPECT_TRUE(got.ended);
+  EXPECT_EQ(got.summary.events, 22u);
+  EXPECT_EQ(got.summary.deaths, 3u);  // float, list, tuple
+  EXPECT_EQ(got.summary.deaths, ws.deaths);
+  EXPECT_FALSE(got.summary.truncated);
+  EXPECT_EQ(got.info_copy, path);
+
+  auto reader = open_native_trace(path, {});
+  EXPECT_EQ(reader->info().format, TraceFormat::Native);
+  EXPECT_EQ(reader->info().format_version, 1u);
+  // Reading twice gives the same stream.
+  CollectingConsumer again;
+  reader->read(again);
+  expect_same_stream(want, again);
+}
+
+TEST(NativeFormat, MetadataHeaderAndTrailer) {
+  Metadata header, trailer;
+  header.set("source", "script");
+  header.set("python.version", "3.11.4");
+  header.set("command line", "python -m service --port 80");
+  trailer.set("truth.peak_bytes", "123456");
+  trailer.set("source", "script (finished)");
+  ScriptSource src(every_record_type(), header, trailer);
+  std::string path = write_native(src, "meta.heaplay");
+
+  auto reader = open_native_trace(path, {});
+  ASSERT_EQ(reader->info().metadata.items().size(), 3u);
+  EXPECT_EQ(*reader->info().metadata.get("python.version"), "3.11.4");
+  EXPECT_EQ(*reader->info().metadata.get("source"), "script");
+  EXPECT_EQ(reader->info().metadata.get("truth.peak_bytes"), nullptr);
+
+  CollectingConsumer c;
+  reader->read(c);
+  ASSERT_EQ(c.metadata.items().size(), 4u);
+  EXPECT_EQ(*c.metadata.get("source"), "script (finished)");
+  EXPECT_EQ(*c.metadata.get("truth.peak_bytes"), "123456");
+  EXPECT_EQ(*c.metadata.get("command line"), "python -m service --port 80");
+}
+
+TEST(NativeFormat, PylikeRoundTripsAcrossManyFrames) {
+  for (bool objects : {true, false}) {
+    auto src = make_pylike_source(200'000, 7, objects);
+    CollectingConsumer want;
+    src->read(want);
+    ASSERT_EQ(want.summary.events, 200'000u);
+    WriteOptions wo;
+    wo.frame_events = 3000;  // 67 frames
+    std::string path = write_native(*src, "pylike.heaplay", wo);
+    NativeRead r = read_native(path);
+    const CollectingConsumer& got = r.c;
+    expect_same_stream(want, got);
+    EXPECT_EQ(got.summary.events, 200'000u);
+    EXPECT_EQ(got.summary.deaths, want.summary.deaths);
+    if (objects) {
+      EXPECT_GT(got.summary.deaths, 10'000u);
+    }
+    for (const char* key : {"source", "synth.seed"}) EXPECT_NE(got.metadata.get(key), nullptr);
+  }
+}
+
+TEST(NativeFormat, PylikeIsDeterministicAndCoversEveryKind) {
+  CollectingConsumer a, b;
+  auto sa = make_pylike_source(300'000, 42), sb = make_pylike_source(300'000, 42);
+  sa->read(a);
+  sb->read(b);
+  expect_same_stream(a, b);
+  std::array<uint64_t, kEventKinds> kinds{};
+  for (const Event& e : a.all) ++kinds[static_cast<int>(e.kind)];
+  for (int k = 0; k < kEventKinds; ++k) EXPECT_GT(kinds[k], 0u) << kind_name(static_cast<EventKind>(k));
+  CollectingConsumer c;
+  make_pylike_source(300'000, 43)->read(c);
+  EXPECT_NE(a.all.size(), c.all.size());
+}
+
+// The target the format was designed for; a deterministic figure, not a timing.
+TEST(NativeFormat, PylikeBytesPerEvent) {
+  for (bool objects : {true, false}) {
+    auto src = make_pylike_source(2'000'000, 1, objects);
+    std::string path = write_native(*src, "size.heaplay");
+    double per_event = static_cast<double>(testing::read_file(path).size()) / 2'000'000;
+    std::printf("pylike objects=%d: %.3f bytes per event\n", objects, per_event);
+    EXPECT_LE(per_event, 2.5);
+    EXPECT_GT(per_event, 0.2);
+  }
+}
+
+TEST(NativeFormat, NewerVersionIsRefusedWithBothVersions) {
+  ScriptSource src(every_record_type(), {});
+  std::string bytes = testing::read_file(write_native(src, "v.heaplay"));
+  bytes[12] = 2;
+  std::string path = testing::temp_path("v2.heaplay");
+  testing::write_file(path, bytes);
+  EXPECT_EQ(error_of([&] { open_native_trace(path, {}); }),
+            path + ": byte 12: format version 2 is newer than this heaplay reads (1)");
+}
+
+TEST(NativeFormat, NotNativeOrEmpty) {
+  std::string text = testing::temp_path("t.trace");
+  testing::write_file(text, "a 1 32\nf 1\n");
+  EXPECT_NE(error_of([&] { open_native_trace(text, {}); }).find("byte 0: not a heaplay native trace"),
+            std::string::npos);
+  std::string empty = testing::temp_path("empty.heaplay");
+  testing::write_file(empty, "");
+  EXPECT_NE(error_of([&] { open_native_trace(empty, {}); }).find("byte 0: file is empty"), std::string::npos);
+  EXPECT_TRUE(is_native_magic(reinterpret_cast<const unsigned char*>(kNativeMagic), sizeof kNativeMagic));
+}
+
+TEST(NativeFormat, CommitNeedsEnd) {
+  std::string path = testing::temp_path("unfinished.heaplay");
+  {
+    auto writer = make_native_writer(path, {});
+    TraceInfo info;
+    writer->begin(info);
+    EXPECT_NE(error_of([&] { writer->commit(); }).find("commit() before end()"), std::string::npos);
+  }
+  EXPECT_NE(error_of([&] { open_native_trace(path, {}); }), "(no error)");  // nothing was left behind
+}
+
+TEST(NativeFormat, VarintsAndZigzag) {
+  for (uint64_t v : {uint64_t{0}, uint64_t{1}, uint64_t{127}, uint64_t{128}, uint64_t{300}, ~uint64_t{0}}) {
+    std::string s;
+    put_varint(s, v);
+    VarintReader r(reinterpret_cast<const uint8_t*>(s.data()), reinterpret_cast<const uint8_t*>(s.data()) + s.size());
+    EXPECT_EQ(r.get(), v);
+    EXPECT_TRUE(r.ok() && r.at_end());
+  }
+  for (int64_t v : {int64_t{0}, int64_t{-1}, int64_t{1}, INT64_MIN, INT64_MAX})
+    EXPECT_EQ(zigzag_decode(zigzag_encode(v)), v);
+  EXPECT_EQ(zigzag_encode(-1), 1u);
+  EXPECT_EQ(zigzag_encode(1), 2u);
+  const uint8_t overlong[11] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00};
+  VarintReader r(overlong, overlong + 11);
+  r.get();
+  EXPECT_FALSE(r.ok());
+  const uint8_t cut[1] = {0x80};
+  VarintReader c(cut, cut + 1);
+  EXPECT_EQ(c.get(), 0u);
+  EXPECT_FALSE(c.ok());
+}
+
+}  // namespace
+}  // namespace heaplay::native_test

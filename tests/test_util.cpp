@@ -1,0 +1,57 @@
+// test_util.cpp: see test_util.hpp.
+#include "tests/test_util.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace heaplay::testing {
+
+namespace {
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "heaplay-test-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+TempDir& temp_dir() {
+  static TempDir dir;
+  return dir;
+}
+}  // namespace
+
+std::string temp_path(std::string_view name) {
+  static int counter = 0;
+  return (temp_dir().path / (std::to_string(++counter) + "-" + std::string(name))).string();
+}
+
+void write_file(const std::string& path, std::string_view content) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool same_event(const Event& a, const Event& b) {
+  return a.kind == b.kind && a.domain == b.domain && a.flags == b.flags && a.str == b.str &&
+         a.slot == b.slot && a.dst == b.dst && a.size == b.size && a.old_size == b.old_size;
+}
+
+}  // namespace heaplay::testing

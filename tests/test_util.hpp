@@ -1,0 +1,53 @@
+// test_util.hpp: helpers shared by unit tests and benchmarks.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "traces/consumer.hpp"
+
+namespace heaplay::testing {
+
+// Keeps every event (Death included), the info and the summary.
+class CollectingConsumer : public EventConsumer {
+ public:
+  void begin(const TraceInfo& info) override {
+    began = true;
+    info_copy = info.path;
+    strings = info.strings;
+  }
+  void events(std::span<const Event> batch) override { all.insert(all.end(), batch.begin(), batch.end()); }
+  void end(const TraceInfo& info, const ReadSummary& s) override {
+    summary = s;
+    metadata = info.metadata;
+    // The reader (and its table) may be gone by the time a test looks.
+    for (size_t i = 0; strings && i < strings->size(); ++i)
+      names.emplace_back(strings->at(StringId{static_cast<uint32_t>(i)}));
+    strings = nullptr;
+    ended = true;
+  }
+  // The type or label string of an event (after end()).
+  std::string_view str(const Event& e) const {
+    if (e.str.value >= names.size()) return {};
+    return names[e.str.value];
+  }
+
+  std::vector<Event> all;
+  ReadSummary summary;
+  Metadata metadata;
+  const StringTable* strings = nullptr;  // valid between begin() and end()
+  std::vector<std::string> names;        // the string table, copied at end()
+  std::string info_copy;
+  bool began = false, ended = false;
+};
+
+// A fresh path under a per-process temporary directory (removed at exit).
+std::string temp_path(std::string_view name);
+void write_file(const std::string& path, std::string_view content);
+std::string read_file(const std::string& path);
+
+// Events compare equal field by field.
+bool same_event(const Event& a, const Event& b);
+
+}  // namespace heaplay::testing

@@ -1,0 +1,287 @@
+// byte_source.cpp: plain, zstd and gzip input streams and output sinks.
+//
+// Decompressors stream with fixed buffers (128 KiB in, whatever the caller
+// asks out), so memory does not depend on the file's size. A compressed
+// stream that simply stops (no end-of-frame) is a truncation, reported by
+// truncated(); bytes that fail to decode are corruption, an Error.
+#include "traces/byte_source.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "traces/atomic_file.hpp"
+#include "traces/error.hpp"
+
+namespace heaplay {
+
+namespace {
+
+constexpr size_t kInBuffer = 128 * 1024;
+
+class FileSource final : public ByteSource {
+ public:
+  explicit FileSource(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    struct stat st {};
+    if (fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+      ::close(fd_);
+      throw Error(fmt::format("{}: is a directory, not a trace", path));
+    }
+    posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+  }
+  ~FileSource() override { ::close(fd_); }
+
+  size_t read(char* buf, size_t n) override {
+    for (;;) {
+      ssize_t r = ::read(fd_, buf, n);
+      if (r >= 0) {
+        offset_ += static_cast<uint64_t>(r);
+        return static_cast<size_t>(r);
+      }
+      if (errno != EINTR)
+        throw Error(fmt::format("{}: byte {}: read failed: {}", path_, offset_, std::strerror(errno)));
+    }
+  }
+  uint64_t file_offset() const override { return offset_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t offset_ = 0;
+};
+
+class ZstdSource final : public ByteSource {
+ public:
+  ZstdSource(std::unique_ptr<ByteSource> in, std::string path)
+      : in_(std::move(in)), path_(std::move(path)), buf_(kInBuffer), dctx_(ZSTD_createDCtx()) {
+    if (!dctx_) throw Error("out of memory creating a zstd decoder", kExitFailure);
+    // Bound the window a hostile frame may ask for (128 MiB).
+    ZSTD_DCtx_setParameter(dctx_, ZSTD_d_windowLogMax, 27);
+  }
+  ~ZstdSource() override { ZSTD_freeDCtx(dctx_); }
+
+  size_t read(char* out, size_t n) override {
+    ZSTD_outBuffer ob{out, n, 0};
+    while (ob.pos == 0) {
+      if (ib_.pos == ib_.size) {
+        if (eof_) return 0;
+        size_t got = in_->read(buf_.data(), buf_.size());
+        if (got == 0) {
+          eof_ = true;
+          // Ending anywhere but between frames means the data was cut.
+          truncated_ = in_frame_;
+          return 0;
+        }
+        ib_ = ZSTD_inBuffer{buf_.data(), got, 0};
+        base_ = in_->file_offset() - got;
+      }
+      size_t ret = ZSTD_decompressStream(dctx_, &ob, &ib_);
+      if (ZSTD_isError(ret))
+        throw Error(fmt::format("{}: byte {}: corrupt zstd data: {}", path_, base_ + ib_.pos,
+                                ZSTD_getErrorName(ret)));
+      in_frame_ = ret != 0;
+    }
+    return ob.pos;
+  }
+  bool truncated() const override { return truncated_; }
+  uint64_t file_offset() const override { return base_ + ib_.pos; }
+
+ private:
+  std::unique_ptr<ByteSource> in_;
+  std::string path_;
+  std::vector<char> buf_;
+  ZSTD_DCtx* dctx_;
+  ZSTD_inBuffer ib_{nullptr, 0, 0};
+  uint64_t base_ = 0;
+  bool eof_ = false, in_frame_ = false, truncated_ = false;
+};
+
+class GzipSource final : public ByteSource {
+ public:
+  GzipSource(std::unique_ptr<ByteSource> in, std::string path)
+      : in_(std::move(in)), path_(std::move(path)), buf_(kInBuffer) {
+    std::memset(&zs_, 0, sizeof zs_);
+    if (inflateInit2(&zs_, 15 + 16) != Z_OK) throw Error("cannot initialise zlib", kExitFailure);
+  }
+  ~GzipSource() override { inflateEnd(&zs_); }
+
+  size_t read(char* out, size_t n) override {
+    zs_.next_out = reinterpret_cast<Bytef*>(out);
+    zs_.avail_out = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+    size_t want = zs_.avail_out;
+    while (zs_.avail_out == want) {
+      if (zs_.avail_in == 0) {
+        if (eof_) return 0;
+        size_t got = in_->read(buf_.data(), buf_.size());
+        if (got == 0) {
+          eof_ = true;
+          truncated_ = in_member_;
+          return want - zs_.avail_out;
+        }
+        zs_.next_in = reinterpret_cast<Bytef*>(buf_.data());
+        zs_.avail_in = static_cast<uInt>(got);
+        base_ = in_->file_offset() - got;
+        consumed_before_ = 0;
+        if (!in_member_) {
+          // Between members: anything but another gzip header is trailing garbage.
+          in_member_ = true;
+        }
+      }
+      uInt before = zs_.avail_in;
+      int ret = inflate(&zs_, Z_NO_FLUSH);
+      consumed_before_ += before - zs_.avail_in;
+      if (ret == Z_STREAM_END) {
+        // Multi-member gzip (concatenated files): continue with the next member.
+        in_member_ = false;
+        inflateReset(&zs_);
+        if (zs_.avail_in == 0) continue;
+        in_member_ = true;
+        continue;
+      }
+      if (ret != Z_OK && ret != Z_BUF_ERROR)
+        throw Error(fmt::format("{}: byte {}: corrupt gzip data: {}", path_, base_ + consumed_before_,
+                                zs_.msg ? zs_.msg : "inflate failed"));
+    }
+    return want - zs_.avail_out;
+  }
+  bool truncated() const override { return truncated_; }
+  uint64_t file_offset() const override { return base_ + consumed_before_; }
+
+ private:
+  std::unique_ptr<ByteSource> in_;
+  std::string path_;
+  std::vector<char> buf_;
+  z_stream zs_;
+  uint64_t base_ = 0, consumed_before_ = 0;
+  bool eof_ = false, in_member_ = false, truncated_ = false;
+};
+
+// Output sinks -------------------------------------------------------------
+
+class PlainSink final : public ByteSink {
+ public:
+  explicit PlainSink(AtomicFile& f) : f_(f) {}
+  void write(const char* d, size_t n) override { f_.write(d, n); }
+  void finish() override {}
+
+ private:
+  AtomicFile& f_;
+};
+
+class ZstdSink final : public ByteSink {
+ public:
+  ZstdSink(AtomicFile& f, int level) : f_(f), out_(ZSTD_CStreamOutSize()), cctx_(ZSTD_createCCtx()) {
+    if (!cctx_) throw Error("out of memory creating a zstd encoder", kExitFailure);
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);
+  }
+  ~ZstdSink() override { ZSTD_freeCCtx(cctx_); }
+  void write(const char* d, size_t n) override { pump(d, n, ZSTD_e_continue); }
+  void finish() override { pump(nullptr, 0, ZSTD_e_end); }
+
+ private:
+  void pump(const char* d, size_t n, ZSTD_EndDirective mode) {
+    ZSTD_inBuffer ib{d, n, 0};
+    for (;;) {
+      ZSTD_outBuffer ob{out_.data(), out_.size(), 0};
+      size_t left = ZSTD_compressStream2(cctx_, &ob, &ib, mode);
+      if (ZSTD_isError(left))
+        throw Error(fmt::format("{}: zstd compression failed: {}", f_.path(), ZSTD_getErrorName(left)),
+                    kExitFailure);
+      f_.write(out_.data(), ob.pos);
+      if (mode == ZSTD_e_end ? left == 0 : ib.pos == ib.size) break;
+    }
+  }
+  AtomicFile& f_;
+  std::vector<char> out_;
+  ZSTD_CCtx* cctx_;
+};
+
+class GzipSink final : public ByteSink {
+ public:
+  GzipSink(AtomicFile& f, int level) : f_(f), out_(kInBuffer) {
+    std::memset(&zs_, 0, sizeof zs_);
+    if (deflateInit2(&zs_, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+      throw Error("cannot initialise zlib", kExitFailure);
+  }
+  ~GzipSink() override { deflateEnd(&zs_); }
+  void write(const char* d, size_t n) override {
+    while (n > 0) {
+      uInt chunk = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+      zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(d));
+      zs_.avail_in = chunk;
+      pump(Z_NO_FLUSH);
+      d += chunk;
+      n -= chunk;
+    }
+  }
+  void finish() override { pump(Z_FINISH); }
+
+ private:
+  void pump(int flush) {
+    int ret;
+    do {
+      zs_.next_out = reinterpret_cast<Bytef*>(out_.data());
+      zs_.avail_out = static_cast<uInt>(out_.size());
+      ret = deflate(&zs_, flush);
+      if (ret == Z_STREAM_ERROR) throw Error(fmt::format("{}: gzip compression failed", f_.path()), kExitFailure);
+      f_.write(out_.data(), out_.size() - zs_.avail_out);
+    } while (zs_.avail_out == 0 || (flush == Z_FINISH && ret != Z_STREAM_END));
+  }
+  AtomicFile& f_;
+  std::vector<char> out_;
+  z_stream zs_;
+};
+
+}  // namespace
+
+std::unique_ptr<ByteSource> open_file_source(const std::string& path) {
+  return std::make_unique<FileSource>(path);
+}
+
+size_t peek_file(const std::string& path, unsigned char* buf, size_t n) {
+  FileSource f(path);
+  size_t got = 0;
+  while (got < n) {
+    size_t r = f.read(reinterpret_cast<char*>(buf) + got, n - got);
+    if (r == 0) break;
+    got += r;
+  }
+  return got;
+}
+
+std::unique_ptr<ByteSource> open_decoded_source(const std::string& path, std::string* compression) {
+  unsigned char magic[4] = {};
+  size_t n = peek_file(path, magic, sizeof magic);
+  auto file = open_file_source(path);
+  if (n >= 4 && magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD) {
+    if (compression) *compression = "zstd";
+    return std::make_unique<ZstdSource>(std::move(file), path);
+  }
+  if (n >= 2 && magic[0] == 0x1F && magic[1] == 0x8B) {
+    if (compression) *compression = "gzip";
+    return std::make_unique<GzipSource>(std::move(file), path);
+  }
+  if (compression) compression->clear();
+  return file;
+}
+
+std::unique_ptr<ByteSink> make_plain_sink(AtomicFile& file) { return std::make_unique<PlainSink>(file); }
+std::unique_ptr<ByteSink> make_zstd_sink(AtomicFile& file, int level) {
+  return std::make_unique<ZstdSink>(file, level);
+}
+std::unique_ptr<ByteSink> make_gzip_sink(AtomicFile& file, int level) {
+  return std::make_unique<GzipSink>(file, level);
+}
+
+}  // namespace heaplay

@@ -1,0 +1,110 @@
+// consumer.hpp: how readers hand events to whoever wants them.
+//
+// A reader decodes records, validates them against the stream rules
+// (lifetimes.hpp), and pushes batches of Events into an EventConsumer:
+// begin(), then events() any number of times, then end(). Every event a
+// consumer sees is valid: frees name live blocks, slots are below
+// TraceInfo::slot_limit(), and so on. A consumer knows nothing about formats.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "traces/event.hpp"
+#include "traces/string_table.hpp"
+
+namespace heaplay {
+
+enum class TraceFormat : uint8_t { Text, Native, Heaptrack, Mtrace };
+std::string_view format_name(TraceFormat f);
+
+// Free-form key/value pairs in file order (source, command line, python.version, ...).
+// A later value for the same key replaces the earlier one.
+class Metadata {
+ public:
+  void set(std::string key, std::string value);
+  const std::string* get(std::string_view key) const;
+  const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
+// Per-event problems. Strict reading stops at the first; --lenient counts them,
+// drops the offending event and carries on.
+enum class Anomaly : uint8_t {
+  None,
+  UnknownId,       // f/r/+/-/l/u of an ID that is not live and never was (or long ago)
+  DoubleFree,      // f/r/+/- of an ID that was live and has been released
+  LiveId,          // a/o of an ID that is still live
+  NotABlock,       // f/r of an object made with o
+  NotAnObject,     // +/-/l/u of a block made with a
+  NoSuchEdge,      // u SRC DST with no SRC -> DST reference left
+  TimeBackwards,   // t smaller than the previous t
+  BadGeneration,   // g GEN outside 0..2
+  Overflow,        // a count or byte total would pass 2^64 (or a refcount 2^63)
+  TooManySlots,    // more than kMaxSlots IDs live at once
+  Malformed,       // text: a line that is not a valid record (unknown record, bad number, ...)
+};
+inline constexpr int kAnomalyKinds = 12;
+std::string_view anomaly_name(Anomaly a);  // "unknown_id", ...
+
+struct Anomalies {
+  std::array<uint64_t, kAnomalyKinds> counts{};
+  uint64_t total() const;
+  void add(Anomaly a) { ++counts[static_cast<int>(a)]; }
+};
+
+struct TraceInfo {
+  std::string path;
+  TraceFormat format = TraceFormat::Text;
+  std::string compression;        // "", "zstd" or "gzip" (of the whole file)
+  uint32_t format_version = 0;    // native: the file's version
+  Metadata metadata;              // may grow while reading (native trailers)
+  const StringTable* strings = nullptr;  // grows while reading
+};
+
+struct ReadSummary {
+  uint64_t events = 0;          // records read and delivered (no comments, no Death)
+  uint64_t deaths = 0;          // Death events derived
+  bool truncated = false;       // the input ended inside a record or frame
+  uint64_t truncated_at = 0;    // byte offset where the readable part ends
+  Anomalies anomalies;
+};
+
+class EventConsumer {
+ public:
+  virtual ~EventConsumer() = default;
+  virtual void begin(const TraceInfo& info) { (void)info; }
+  virtual void events(std::span<const Event> batch) = 0;
+  virtual void end(const TraceInfo& info, const ReadSummary& summary) {
+    (void)info;
+    (void)summary;
+  }
+};
+
+// Collects events into fixed-size batches and flushes them to a consumer.
+class EventBatch {
+ public:
+  EventBatch(EventConsumer& consumer, size_t capacity)
+      : consumer_(consumer), buf_(capacity ? capacity : 1) {}
+  void push(const Event& e) {
+    buf_[n_++] = e;
+    if (n_ == buf_.size()) flush();
+  }
+  void flush() {
+    if (n_) consumer_.events(std::span<const Event>(buf_.data(), n_));
+    n_ = 0;
+  }
+
+ private:
+  EventConsumer& consumer_;
+  std::vector<Event> buf_;
+  size_t n_ = 0;
+};
+
+}  // namespace heaplay

@@ -1,0 +1,30 @@
+// formats.hpp: the per-format entry points behind trace_io.hpp (internal).
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "traces/byte_source.hpp"
+#include "traces/trace_io.hpp"
+
+namespace heaplay {
+
+// Native files start with these 12 bytes (PNG-style: a high byte and CR LF SUB LF
+// catch transfers that mangle text).
+inline constexpr char kNativeMagic[12] = {'\x89', 'H', 'E', 'A', 'P', 'L', 'A', 'Y', '\r', '\n', '\x1a', '\n'};
+inline bool is_native_magic(const unsigned char* p, size_t n) {
+  return n >= sizeof kNativeMagic && std::memcmp(p, kNativeMagic, sizeof kNativeMagic) == 0;
+}
+
+std::unique_ptr<TraceReader> open_native_trace(const std::string& path, const ReadOptions& options);
+std::unique_ptr<TraceWriter> make_native_writer(const std::string& path, const WriteOptions& options);
+
+// source is positioned at the start of the (decompressed) text.
+std::unique_ptr<TraceReader> open_text_trace(std::unique_ptr<ByteSource> source, TraceInfo info,
+                                             const ReadOptions& options);
+std::unique_ptr<TraceWriter> make_text_writer(const std::string& path, OutputFormat format,
+                                              const WriteOptions& options);
+
+}  // namespace heaplay

@@ -1,0 +1,135 @@
+// native_bench.cpp: throughput of the native format (Google Benchmark).
+//
+//   BM_PylikeSynth   the synthetic Python-like source alone (records/s)
+//   BM_NativeEncode  events already in memory -> a committed *.heaplay file
+//   BM_NativeDecode  a *.heaplay file -> a consumer that only counts
+//                    (/1: the objects workload, /0: blocks only)
+//
+// items_per_second counts records (Death events excluded, as in ReadSummary).
+// The workload is make_pylike_source(HEAPLAY_BENCH_EVENTS, seed 1), default
+// 20M records; the encode benchmark holds the whole stream in memory
+// (32 bytes an event, Deaths included), so mind the size when raising it.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/test_util.hpp"
+#include "traces/formats.hpp"
+#include "traces/synth_pylike.hpp"
+
+namespace heaplay {
+namespace {
+
+uint64_t bench_events() {
+  const char* env = std::getenv("HEAPLAY_BENCH_EVENTS");
+  return env ? std::strtoull(env, nullptr, 10) : 20'000'000;
+}
+
+class CountingConsumer final : public EventConsumer {
+ public:
+  void events(std::span<const Event> batch) override {
+    n += batch.size();
+    benchmark::DoNotOptimize(batch.data());
+  }
+  uint64_t n = 0;
+};
+
+// The whole pylike stream in memory, replayable into any consumer.
+class MemorySource final : public TraceReader {
+ public:
+  MemorySource() : src_(make_pylike_source(bench_events(), 1)) {
+    struct Keep final : EventConsumer {
+      std::vector<Event>* out;
+      void events(std::span<const Event> b) override { out->insert(out->end(), b.begin(), b.end()); }
+    } keep;
+    keep.out = &events_;
+    summary_ = src_->read(keep);
+  }
+  const TraceInfo& info() const override { return src_->info(); }
+  ReadSummary read(EventConsumer& consumer) override {
+    consumer.begin(info());
+    constexpr size_t kBatch = 2048;
+    for (size_t i = 0; i < events_.size(); i += kBatch)
+      consumer.events(std::span<const Event>(events_.data() + i, std::min(kBatch, events_.size() - i)));
+    consumer.end(info(), summary_);
+    return summary_;
+  }
+  uint64_t records() const { return summary_.events; }
+
+ private:
+  std::unique_ptr<TraceReader> src_;
+  std::vector<Event> events_;
+  ReadSummary summary_;
+};
+
+MemorySource& memory_source() {
+  static MemorySource source;
+  return source;
+}
+
+// Written once per process from the pylike source, with objects (and their
+// reference traffic and deaths) or plain blocks only.
+const std::string& native_file(bool objects) {
+  static std::string paths[2];
+  std::string& path = paths[objects];
+  if (path.empty()) {
+    std::string p = testing::temp_path(objects ? "pylike.heaplay" : "pylike-blocks.heaplay");
+    auto writer = make_native_writer(p, {});
+    make_pylike_source(bench_events(), 1, objects)->read(*writer);
+    writer->commit();
+    path = p;
+  }
+  return path;
+}
+
+void BM_PylikeSynth(benchmark::State& state) {
+  uint64_t n = bench_events();
+  for (auto _ : state) {
+    CountingConsumer c;
+    make_pylike_source(n, 1)->read(c);
+    benchmark::DoNotOptimize(c.n);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
+}
+
+void BM_NativeEncode(benchmark::State& state) {
+  MemorySource& src = memory_source();
+  std::string out = testing::temp_path("encode.heaplay");
+  for (auto _ : state) {
+    auto writer = make_native_writer(out, {});
+    src.read(*writer);
+    writer->commit();
+  }
+  double bytes = static_cast<double>(std::filesystem::file_size(out));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * src.records()));
+  state.counters["bytes_per_event"] = bytes / static_cast<double>(src.records());
+  state.counters["events"] = static_cast<double>(src.records());
+}
+
+// Arg: 1 = the objects workload, 0 = blocks only (no reference counting work).
+void BM_NativeDecode(benchmark::State& state) {
+  const std::string& path = native_file(state.range(0) != 0);
+  uint64_t records = 0;
+  for (auto _ : state) {
+    CountingConsumer c;
+    ReadSummary s = open_native_trace(path, {})->read(c);
+    records = s.events;
+  }
+  double bytes = static_cast<double>(std::filesystem::file_size(path));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * records));
+  state.counters["bytes_per_event"] = bytes / static_cast<double>(records);
+  state.counters["events"] = static_cast<double>(records);
+}
+
+BENCHMARK(BM_PylikeSynth)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_NativeEncode)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_NativeDecode)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+}  // namespace
+}  // namespace heaplay
+
+BENCHMARK_MAIN();

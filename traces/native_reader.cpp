@@ -1,0 +1,479 @@
+// native_reader.cpp: reads native traces (*.heaplay); layout in native_format.hpp.
+//
+// Blocks are read one at a time (memory: one frame, compressed and decoded,
+// plus the Lifetimes state; nothing grows with the trace's length). Every
+// length a file states is bounded before anything is allocated for it, every
+// block header carries a CRC and every event frame zstd's content checksum, so
+// damage is reported as an error at the block's byte offset. A file that
+// simply stops (a crashed recording) is read up to its last complete block and
+// reported as truncated there.
+//
+// Events are decoded straight into Lifetimes::apply, which validates them,
+// assigns the slots allocations do not store, fills in implicit fields and
+// derives deaths, exactly as the text reader does.
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "traces/byte_source.hpp"
+#include "traces/error.hpp"
+#include "traces/formats.hpp"
+#include "traces/lifetimes.hpp"
+#include "traces/native_format.hpp"
+
+namespace heaplay::native {
+
+namespace {
+
+constexpr const char* kNothingReadable = "a file cut inside its header has nothing readable";
+
+uint32_t get_u32(const unsigned char* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+
+// Sequential reads with the file offset kept alongside.
+class Input {
+ public:
+  explicit Input(const std::string& path) : src_(open_file_source(path)) {}
+  // Reads up to n bytes; fewer only at the end of the file.
+  size_t read(void* buf, size_t n) {
+    char* p = static_cast<char*>(buf);
+    size_t got = 0;
+    while (got < n) {
+      size_t r = src_->read(p + got, n - got);
+      if (r == 0) break;
+      got += r;
+    }
+    offset_ += got;
+    return got;
+  }
+  uint64_t offset() const { return offset_; }
+
+ private:
+  std::unique_ptr<ByteSource> src_;
+  uint64_t offset_ = 0;
+};
+
+// A reusable byte buffer that grows without zero-filling.
+class Buffer {
+ public:
+  uint8_t* get(size_t n) {
+    if (n > cap_) {
+      cap_ = std::max(n, cap_ * 2);
+      data_.reset(new uint8_t[cap_]);
+    }
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<uint8_t[]> data_;
+  size_t cap_ = 0;
+};
+
+struct BlockHeader {
+  uint8_t type = 0;
+  uint32_t length = 0;  // payload bytes
+  uint32_t count = 0;
+  const uint8_t* payload = nullptr;
+};
+
+enum class BlockRead { Ok, Eof, Cut };
+
+// How many values each opcode takes from the slots and sizes streams (packed
+// as slots | sizes << 32) and from strs and times (strs | times << 32).
+constexpr uint64_t kNeedSlotsSizes[16] = {
+    1ull << 32, 1ull << 32, 1ull << 32, 1ull << 32,  // a
+    1, 1,                                            // f, f gc
+    1 | 1ull << 32,                                  // r
+    1ull << 32,                                      // o
+    1, 1, 2, 2,                                      // + - l u
+    1ull << 32,                                      // g
+    0, 0, 0};                                        // t, m, 0x0F (invalid)
+constexpr uint64_t kNeedStrsTimes[16] = {1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1ull << 32, 1, 0};
+
+// Slots are zigzag deltas from the previous one; unsigned arithmetic, so a
+// hostile delta wraps (and is caught by the range check) instead of overflowing.
+[[gnu::always_inline]] inline SlotId next_slot(const uint8_t*& p, uint64_t& prev, bool& bad) {
+  uint64_t v = prev + static_cast<uint64_t>(zigzag_decode(next_varint(p, bad)));
+  bad |= v > UINT32_MAX;
+  prev = v;
+  return SlotId{static_cast<uint32_t>(v)};
+}
+
+[[gnu::always_inline]] inline StringId next_string(const uint8_t*& p, const StringId* table, uint64_t n, bool& bad) {
+  uint64_t id = next_varint(p, bad);
+  bad |= id >= n;
+  return table[id < n ? id : 0];
+}
+
+struct DctxDeleter {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+class NativeReader final : public TraceReader {
+ public:
+  NativeReader(const std::string& path, const ReadOptions& options) : options_(options) {
+    info_.path = path;
+    info_.format = TraceFormat::Native;
+    info_.strings = &strings_;
+    Input in(path);
+    read_prologue(in);
+  }
+
+  const TraceInfo& info() const override { return info_; }
+  ReadSummary read(EventConsumer& consumer) override;
+
+ private:
+  [[noreturn]] void fail(uint64_t at, std::string_view what) const {
+    throw Error(fmt::format("{}: byte {}: {}", info_.path, at, what));
+  }
+  void read_prologue(Input& in);
+  BlockRead read_block(Input& in, uint64_t at, BlockHeader& h);
+  void read_metadata(uint64_t at, const BlockHeader& h);
+  void read_end(Input& in, uint64_t at, const BlockHeader& h);
+  void decode_frame_v1(uint64_t at, const BlockHeader& h, EventBatch& batch, ReadSummary& s);
+  [[gnu::noinline]] void problem(uint64_t at, uint32_t k, const Event& e, Anomaly a, ReadSummary& s);
+
+  TraceInfo info_;
+  ReadOptions options_;
+  StringTable strings_;
+  uint32_t version_ = 0;
+  std::unique_ptr<ZSTD_DCtx, DctxDeleter> dctx_{ZSTD_createDCtx()};
+  Buffer payload_, content_;
+  // Per read():
+  std::unique_ptr<Lifetimes> lifetimes_;
+  std::vector<StringId> file_strings_;  // file string id -> strings_ id
+  uint64_t frames_ = 0;                 // event frames decoded
+  uint64_t records_ = 0;                // records decoded, dropped ones included
+};
+
+void NativeReader::read_prologue(Input& in) {
+  unsigned char buf[kMagicBytes];
+  size_t n = in.read(buf, kMagicBytes);
+  if (n == 0) fail(0, fmt::format("file is empty ({})", kNothingReadable));
+  if (std::memcmp(buf, kNativeMagic, n) != 0) fail(0, "not a heaplay native trace (bad magic)");
+  if (n < kMagicBytes) fail(0, fmt::format("file ends inside the magic ({})", kNothingReadable));
+  if (in.read(buf, 4) < 4)
+    fail(kVersionOffset, fmt::format("file ends inside the format version ({})", kNothingReadable));
+  uint32_t version = get_u32(buf);
+  // Every version this build reads gets its own branch here (and in read()).
+  if (version == 0) fail(kVersionOffset, "format version 0 is not valid");
+  if (version > kFormatVersion)
+    fail(kVersionOffset,
+         fmt::format("format version {} is newer than this heaplay reads ({})", version, kFormatVersion));
+  version_ = version;
+  info_.format_version = version;
+
+  BlockHeader h;
+  if (read_block(in, kFirstBlockOffset, h) != BlockRead::Ok)
+    fail(kFirstBlockOffset, fmt::format("file ends inside the header block ({})", kNothingReadable));
+  if (h.type != static_cast<uint8_t>(BlockType::Header))
+    fail(kFirstBlockOffset, fmt::format("expected the header block, found block type 0x{:02x}", h.type));
+  info_.metadata = Metadata();
+  read_metadata(kFirstBlockOffset, h);
+}
+
+BlockRead NativeReader::read_block(Input& in, uint64_t at, BlockHeader& h) {
+  unsigned char hb[kBlockHeaderBytes];
+  size_t n = in.read(hb, sizeof hb);
+  if (n == 0) return BlockRead::Eof;
+  if (n < sizeof hb) return BlockRead::Cut;
+  if (crc32_of(hb, 16) != get_u32(hb + 16)) fail(at, "block header checksum mismatch (corrupt file)");
+  h.type = hb[0];
+  h.length = get_u32(hb + 4);
+  h.count = get_u32(hb + 8);
+  uint32_t payload_crc = get_u32(hb + 12);
+  switch (static_cast<BlockType>(h.type)) {
+    case BlockType::Header:
+    case BlockType::Events:
+    case BlockType::Metadata:
+    case BlockType::End:
+      break;
+    default:
+      fail(at, fmt::format("unknown block type 0x{:02x}", h.type));
+  }
+  if (hb[1] != 0 || hb[2] != 0 || hb[3] != 0)
+    fail(at, fmt::format("block flags 0x{:02x}{:02x}{:02x} are not zero", hb[1], hb[2], hb[3]));
+  if (h.length > kMaxPayloadBytes)
+    fail(at, fmt::format("block payload of {} bytes is larger than the limit of {}", h.length, kMaxPayloadBytes));
+  uint8_t* p = payload_.get(h.length);
+  if (in.read(p, h.length) < h.length) return BlockRead::Cut;
+  h.payload = p;
+  if (h.type != static_cast<uint8_t>(BlockType::Events) && crc32_of(p, h.length) != payload_crc)
+    fail(at, "block payload checksum mismatch (corrupt file)");
+  return BlockRead::Ok;
+}
+
+// count x (varint key length, key, varint value length, value); later keys
+// replace earlier values (Metadata::set).
+void NativeReader::read_metadata(uint64_t at, const BlockHeader& h) {
+  if (h.count > h.length / 2 || h.count > kMaxMetadataEntries)
+    fail(at, fmt::format("metadata block claims {} entries in {} bytes", h.count, h.length));
+  VarintReader r(h.payload, h.payload + h.length);
+  for (uint32_t i = 0; i < h.count; ++i) {
+    const uint8_t *key = nullptr, *value = nullptr;
+    uint64_t klen = r.get();
+    if (!r.bytes(klen, &key)) break;
+    uint64_t vlen = r.get();
+    if (!r.bytes(vlen, &value)) break;
+    info_.metadata.set(std::string(reinterpret_cast<const char*>(key), klen),
+                       std::string(reinterpret_cast<const char*>(value), vlen));
+    if (info_.metadata.items().size() > kMaxMetadataEntries)
+      fail(at, fmt::format("more than {} metadata keys", kMaxMetadataEntries));
+  }
+  if (!r.ok() || !r.at_end()) fail(at, "malformed metadata block");
+}
+
+void NativeReader::read_end(Input& in, uint64_t at, const BlockHeader& h) {
+  if (h.length != 8 || h.count != 0) fail(at, "malformed end block");
+  uint64_t total = uint64_t{get_u32(h.payload)} | uint64_t{get_u32(h.payload + 4)} << 32;
+  if (total != records_)
+    fail(at, fmt::format("the end block counts {} events but the file holds {}", total, records_));
+  char c;
+  if (in.read(&c, 1) != 0) fail(at + kBlockHeaderBytes + 8, "data after the end block");
+}
+
+ReadSummary NativeReader::read(EventConsumer& consumer) {
+  // Each read() starts from the top: the string table is kept (re-interning
+  // the same strings yields the same ids), everything else starts afresh.
+  Input in(info_.path);
+  read_prologue(in);
+  lifetimes_ = std::make_unique<Lifetimes>();
+  file_strings_.assign(1, kNoString);
+  frames_ = records_ = 0;
+
+  ReadSummary s;
+  EventBatch batch(consumer, options_.batch_events);
+  consumer.begin(info_);
+  for (bool complete = false; !complete;) {
+    uint64_t at = in.offset();
+    BlockHeader h;
+    if (BlockRead r = read_block(in, at, h); r != BlockRead::Ok) {
+      s.truncated = true;
+      s.truncated_at = at;
+      break;
+    }
+    switch (static_cast<BlockType>(h.type)) {
+      case BlockType::Events:
+        // One decoder per format version (older ones stay here when the format moves on).
+        if (version_ == 1) decode_frame_v1(at, h, batch, s);
+        else fail(at, fmt::format("no event decoder for format version {}", version_));
+        ++frames_;
+        break;
+      case BlockType::Metadata:
+        read_metadata(at, h);
+        break;
+      case BlockType::End:
+        read_end(in, at, h);
+        complete = true;
+        break;
+      case BlockType::Header:
+        fail(at, "a second header block");
+    }
+  }
+  batch.flush();
+  if (s.truncated)
+    spdlog::warn("{}: byte {}: file is truncated (no end block); read {} events from {} complete frames",
+                 info_.path, s.truncated_at, s.events, frames_);
+  if (options_.lenient && s.anomalies.total() > options_.max_warnings)
+    spdlog::warn("{}: {} invalid events dropped in all ({} not shown)", info_.path, s.anomalies.total(),
+                 s.anomalies.total() - options_.max_warnings);
+  consumer.end(info_, s);
+  return s;
+}
+
+void NativeReader::problem(uint64_t at, uint32_t k, const Event& e, Anomaly a, ReadSummary& s) {
+  std::string what;
+  switch (e.kind) {
+    case EventKind::Alloc:
+    case EventKind::Object: what = fmt::format("{} of {} bytes", kind_name(e.kind), e.size); break;
+    case EventKind::Link:
+    case EventKind::Unlink:
+      what = fmt::format("{} slot {} -> slot {}", kind_name(e.kind), e.slot.value, e.dst.value);
+      break;
+    case EventKind::Collect:
+    case EventKind::Time: what = fmt::format("{} {}", kind_name(e.kind), e.size); break;
+    default: what = fmt::format("{} of slot {}", kind_name(e.kind), e.slot.value); break;
+  }
+  std::string msg = fmt::format("{}: byte {}: event {} of frame {}: {}: {}", info_.path, at, k, frames_,
+                                anomaly_name(a), what);
+  if (!options_.lenient) throw Error(msg);
+  s.anomalies.add(a);
+  if (s.anomalies.total() <= options_.max_warnings) spdlog::warn("{} (dropped)", msg);
+}
+
+void NativeReader::decode_frame_v1(uint64_t at, const BlockHeader& h, EventBatch& batch, ReadSummary& s) {
+  auto frame_fail = [&](std::string_view what) {
+    fail(at, fmt::format("corrupt event frame {}: {}", frames_, what));
+  };
+  if (h.count > kMaxFrameEvents)
+    fail(at, fmt::format("event frame of {} events is more than the limit of {}", h.count, kMaxFrameEvents));
+
+  // The zstd frame: exactly one, with its content size and checksum recorded.
+  const uint8_t* zp = h.payload;
+  size_t zn = h.length;
+  unsigned long long size = ZSTD_getFrameContentSize(zp, zn);
+  if (size == ZSTD_CONTENTSIZE_ERROR) frame_fail("not a zstd frame");
+  if (size == ZSTD_CONTENTSIZE_UNKNOWN) frame_fail("zstd frame without a content size");
+  if (size > max_frame_content(h.count))
+    frame_fail(fmt::format("{} bytes of content for {} events", size, h.count));
+  size_t whole = ZSTD_findFrameCompressedSize(zp, zn);
+  if (ZSTD_isError(whole) || whole != zn) frame_fail("payload is not exactly one zstd frame");
+  if (!(zp[4] & 0x04)) frame_fail("zstd frame without a content checksum");  // Frame_Header_Descriptor bit 2
+  uint8_t* content = content_.get(size);
+  size_t got = ZSTD_decompressDCtx(dctx_.get(), content, size, zp, zn);
+  if (ZSTD_isError(got)) frame_fail(ZSTD_getErrorName(got));
+  if (got != size) frame_fail("content shorter than its recorded size");
+
+  // Strings first used in this frame, then the stream lengths.
+  VarintReader r(content, content + size);
+  uint64_t new_strings = r.get();
+  if (new_strings > h.count) frame_fail(fmt::format("{} new strings for {} events", new_strings, h.count));
+  for (uint64_t i = 0; i < new_strings; ++i) {
+    uint64_t len = r.get();
+    const uint8_t* text = nullptr;
+    if (len > StringTable::kMaxStringBytes) frame_fail(fmt::format("string of {} bytes", len));
+    if (!r.bytes(len, &text)) break;
+    try {
+      file_strings_.push_back(strings_.intern(std::string_view(reinterpret_cast<const char*>(text), len)));
+    } catch (const Error& e) {
+      fail(at, e.what());
+    }
+  }
+  uint64_t lens[kStreams];
+  for (uint64_t& len : lens) len = r.get();
+  if (!r.ok()) frame_fail("malformed string section");
+  size_t left = r.remaining();
+  uint64_t total = 0;
+  for (uint64_t len : lens) total += len <= left ? len : left + 1;  // no overflow: each term <= left + 1
+  if (total != left || lens[kOps] != h.count) frame_fail("stream lengths do not add up");
+  const uint8_t* stream[kStreams];
+  stream[0] = content + r.consumed();
+  for (int i = 1; i < kStreams; ++i) stream[i] = stream[i - 1] + lens[i - 1];
+  const uint8_t* ops = stream[kOps];
+
+  // Check the whole frame's shape before decoding any of it: every opcode is
+  // known, and each varint stream holds exactly as many varints as the
+  // opcodes take from it and ends with a complete one. Then the hot loop can
+  // read varints with no bounds checks and never stray out of a stream.
+  uint64_t need_ab = 0, need_cd = 0;  // per stream: slots | sizes << 32, strs | times << 32
+  uint8_t max_op = 0;
+  for (uint32_t k = 0; k < h.count; ++k) {
+    uint8_t op = ops[k];
+    max_op = std::max(max_op, op);
+    need_ab += kNeedSlotsSizes[op & 15];
+    need_cd += kNeedStrsTimes[op & 15];
+  }
+  if (max_op >= kOpCount) {
+    uint32_t k = 0;
+    while (ops[k] < kOpCount) ++k;
+    frame_fail(fmt::format("event {}: unknown opcode 0x{:02x}", k, ops[k]));
+  }
+  const uint64_t need[kStreams] = {h.count, need_ab & 0xFFFFFFFF, need_ab >> 32, need_cd & 0xFFFFFFFF, need_cd >> 32};
+  for (int i = 1; i < kStreams; ++i) {
+    const uint8_t* p = stream[i];
+    uint64_t ends = 0;
+    for (uint64_t j = 0; j < lens[i]; ++j) ends += p[j] < 0x80;
+    if (ends != need[i] || (lens[i] && p[lens[i] - 1] >= 0x80))
+      frame_fail(fmt::format("the {} stream holds {} values where its events need {}", kStreamNames[i], ends,
+                             need[i]));
+  }
+
+  // The hot loop: decode, apply, count. Range problems set bad, which is
+  // checked once per event, before the event reaches Lifetimes.
+  Lifetimes& lt = *lifetimes_;
+  const StringId* fstr = file_strings_.data();
+  const uint64_t nstr = file_strings_.size();
+  const uint8_t* slots = stream[kSlots];
+  const uint8_t* sizes = stream[kSizes];
+  const uint8_t* strs = stream[kStrs];
+  const uint8_t* times = stream[kTimes];
+  uint64_t prev_slot = 0, prev_time = 0, events = 0, deaths = 0;
+  bool bad = false;
+  for (uint32_t k = 0; k < h.count; ++k) {
+    Event e;
+    uint8_t op = ops[k];
+    switch (op) {
+      case kOpAlloc + 0:
+      case kOpAlloc + 1:
+      case kOpAlloc + 2:
+      case kOpAlloc + 3:
+        e.kind = EventKind::Alloc;
+        e.domain = static_cast<Domain>(op - kOpAlloc);
+        e.size = next_varint(sizes, bad);
+        e.str = next_string(strs, fstr, nstr, bad);
+        break;
+      case kOpObject:
+        e.kind = EventKind::Object;
+        e.size = next_varint(sizes, bad);
+        e.str = next_string(strs, fstr, nstr, bad);
+        break;
+      case kOpFree:
+      case kOpFreeGc:
+        e.kind = EventKind::Free;
+        e.flags = op == kOpFreeGc ? kFlagGc : 0;
+        e.slot = next_slot(slots, prev_slot, bad);
+        break;
+      case kOpRealloc:
+        e.kind = EventKind::Realloc;
+        e.slot = next_slot(slots, prev_slot, bad);
+        e.size = next_varint(sizes, bad);
+        break;
+      case kOpIncref:
+      case kOpDecref:
+        e.kind = op == kOpIncref ? EventKind::Incref : EventKind::Decref;
+        e.slot = next_slot(slots, prev_slot, bad);
+        break;
+      case kOpLink:
+      case kOpUnlink:
+        e.kind = op == kOpLink ? EventKind::Link : EventKind::Unlink;
+        e.slot = next_slot(slots, prev_slot, bad);
+        e.dst = next_slot(slots, prev_slot, bad);
+        break;
+      case kOpCollect:
+        e.kind = EventKind::Collect;
+        e.size = next_varint(sizes, bad);
+        break;
+      case kOpTime:
+        e.kind = EventKind::Time;
+        e.size = prev_time + static_cast<uint64_t>(zigzag_decode(next_varint(times, bad)));
+        prev_time = e.size;
+        break;
+      case kOpMark:
+        e.kind = EventKind::Mark;
+        e.str = next_string(strs, fstr, nstr, bad);
+        break;
+      default:
+        __builtin_unreachable();  // every opcode was checked above
+    }
+    if (bad) [[unlikely]]
+      frame_fail(fmt::format("event {}: a varint is overlong, or a slot or string id out of range", k));
+    Anomaly a = lt.apply(e, batch);
+    if (a != Anomaly::None) [[unlikely]] {
+      problem(at, k, e, a, s);
+      continue;
+    }
+    if (e.kind == EventKind::Alloc || e.kind == EventKind::Object) prev_slot = e.slot.value;
+    ++events;
+    deaths += lt.died().size();
+  }
+  records_ += h.count;
+  s.events += events;
+  s.deaths += deaths;
+}
+
+}  // namespace
+}  // namespace heaplay::native
+
+namespace heaplay {
+
+std::unique_ptr<TraceReader> open_native_trace(const std::string& path, const ReadOptions& options) {
+  return std::make_unique<native::NativeReader>(path, options);
+}
+
+}  // namespace heaplay

@@ -1,0 +1,295 @@
+// synth_pylike.cpp: see synth_pylike.hpp.
+//
+// The generator keeps references it still has to drop in three places: a short
+// stack (most references; popped LIFO-ish within a few events), a medium ring
+// and a long ring (a new entry evicts a random old one, which gives roughly
+// exponential lifetimes of about the ring's size in entries). Each entry is one
+// reference: a block's entry is released with f, an object's with -, and an
+// object with an extra reference (+) simply has two entries. Allocations that
+// get no entry are never freed. Every record goes through Lifetimes::apply, so
+// slots and deaths are exactly what a reader of the same stream would derive.
+#include "traces/synth_pylike.hpp"
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "traces/error.hpp"
+#include "traces/lifetimes.hpp"
+
+namespace heaplay {
+
+namespace {
+
+// xoshiro256** seeded through splitmix64: fast, and the same everywhere.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) {
+    for (uint64_t& w : s_) {
+      seed += 0x9E3779B97F4A7C15ull;
+      uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      w = z ^ (z >> 31);
+    }
+  }
+  uint64_t next() {
+    uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  std::array<uint64_t, 4> s_;
+};
+
+// One kind of request: size = base + step * (random & mask).
+struct Shape {
+  const char* type;  // nullptr: untyped (mem/raw buffers)
+  Domain domain;
+  uint32_t base, step, mask;
+  int weight;  // out of 256
+};
+
+// Sizes as CPython 3.11 requests them on 64-bit (object sizes include the GC
+// header where the type has one). Weights add up to 256.
+constexpr Shape kShapes[] = {
+    {"float", Domain::Obj, 24, 0, 0, 20},      {"int", Domain::Obj, 28, 4, 1, 24},
+    {"str", Domain::Obj, 50, 1, 63, 28},       {"tuple", Domain::Obj, 56, 8, 3, 24},
+    {"list", Domain::Obj, 72, 0, 0, 10},       {"dict", Domain::Obj, 64, 0, 0, 8},
+    {"bytes", Domain::Obj, 33, 1, 255, 6},     {"frame", Domain::Obj, 400, 8, 15, 8},
+    {"function", Domain::Obj, 152, 0, 0, 2},   {"method", Domain::Obj, 64, 0, 0, 12},
+    {"cell", Domain::Obj, 40, 0, 0, 4},        {"set", Domain::Obj, 216, 0, 0, 2},
+    {"generator", Domain::Obj, 208, 0, 0, 2},  {nullptr, Domain::Mem, 8, 8, 7, 80},
+    {nullptr, Domain::Mem, 64, 16, 31, 22},    {nullptr, Domain::Raw, 1024, 1024, 31, 4},
+};
+constexpr int kShapeCount = sizeof kShapes / sizeof kShapes[0];
+constexpr const char* kLabels[] = {"startup", "request", "batch", "idle"};
+
+constexpr uint32_t kMediumRing = 4096;
+constexpr uint32_t kLongRing = 32768;
+constexpr uint32_t kEmpty = UINT32_MAX;
+
+// One reference the program still holds: a block (f) or an object (-).
+struct Ref {
+  uint32_t slot = kEmpty;
+  bool object = false;
+};
+
+class PyLikeSource final : public TraceReader {
+ public:
+  PyLikeSource(uint64_t events, uint64_t seed, bool objects) : events_(events), seed_(seed), objects_(objects) {
+    info_.path = fmt::format("synth:pylike(events={},seed={}{})", events, seed, objects ? "" : ",blocks");
+    info_.format = TraceFormat::Text;  // no file behind it; closest in spirit
+    info_.strings = &strings_;
+    info_.metadata.set("source", "heaplay synth pylike");
+    info_.metadata.set("synth.events", std::to_string(events));
+    info_.metadata.set("synth.seed", std::to_string(seed));
+    info_.metadata.set("synth.objects", objects ? "yes" : "no");
+    int at = 0;
+    for (int i = 0; i < kShapeCount; ++i) {
+      types_[i] = kShapes[i].type ? strings_.intern(kShapes[i].type) : kNoString;
+      for (int w = 0; w < kShapes[i].weight; ++w) shape_of_[at++] = static_cast<uint8_t>(i);
+    }
+    if (at != 256) throw Error("synth: shape weights must add up to 256", kExitFailure);
+    for (size_t i = 0; i < std::size(kLabels); ++i) labels_[i] = strings_.intern(kLabels[i]);
+  }
+
+  const TraceInfo& info() const override { return info_; }
+
+  ReadSummary read(EventConsumer& consumer) override {
+    Run run(*this, consumer);
+    consumer.begin(info_);
+    run.go();
+    run.batch.flush();
+    ReadSummary s;
+    s.events = run.n;
+    s.deaths = run.deaths;
+    consumer.end(info_, s);
+    return s;
+  }
+
+ private:
+  // The state of one read(): everything starts afresh each time.
+  struct Run {
+    Run(const PyLikeSource& src, EventConsumer& consumer)
+        : self(src), rng(src.seed_), batch(consumer, 2048), medium(kMediumRing), longer(kLongRing) {}
+
+    const PyLikeSource& self;
+    Rng rng;
+    EventBatch batch;
+    Lifetimes lt;
+    std::vector<Ref> stack, medium, longer;
+    uint64_t n = 0, deaths = 0, now = 1'000'000'000;
+    uint32_t gc_frees = 0;  // blocks mode: frees right after a g are the collector's
+
+    // Applies one record; false once the requested count is reached (then
+    // every later emit is a no-op too, so half-built sequences just stop).
+    bool emit(Event& e) {
+      if (n >= self.events_) return false;
+      if (Anomaly a = lt.apply(e, batch); a != Anomaly::None) [[unlikely]]
+        throw Error(fmt::format("synth: generated an invalid event ({})", anomaly_name(a)), kExitFailure);
+      ++n;
+      deaths += lt.died().size();
+      return true;
+    }
+    uint32_t alloc(EventKind kind, Domain d, uint64_t size, StringId type) {
+      Event e;
+      e.kind = kind;
+      e.domain = d;
+      e.size = size;
+      e.str = type;
+      return emit(e) ? e.slot.value : kEmpty;
+    }
+    void slot_event(EventKind kind, uint32_t slot, uint32_t dst = 0, uint8_t flags = 0) {
+      Event e;
+      e.kind = kind;
+      e.slot = SlotId{slot};
+      e.dst = SlotId{dst};
+      e.flags = flags;
+      emit(e);
+    }
+    void value_event(EventKind kind, uint64_t value, StringId str = kNoString) {
+      Event e;
+      e.kind = kind;
+      e.size = value;
+      e.str = str;
+      emit(e);
+    }
+    void release(Ref r, uint8_t flags = 0) {
+      if (r.slot == kEmpty) return;
+      if (r.object) slot_event(EventKind::Decref, r.slot);
+      else slot_event(EventKind::Free, r.slot, 0, flags);
+    }
+    // Keeps r for a while: short (most), medium, long, or forever.
+    void keep(Ref r, uint64_t u) {
+      if (r.slot == kEmpty) return;
+      uint32_t c = u & 255;
+      if (c < 214) {
+        stack.push_back(r);
+      } else if (c < 246) {
+        Ref& old = medium[(u >> 8) & (kMediumRing - 1)];
+        uint8_t flags = 0;
+        if (gc_frees && old.slot != kEmpty && !old.object) {
+          flags = kFlagGc;  // the collector of a blocks-only trace frees medium-lived blocks
+          --gc_frees;
+        }
+        release(old, flags);
+        old = r;
+      } else if (c < 254) {
+        Ref& old = longer[(u >> 8) & (kLongRing - 1)];
+        release(old);
+        old = r;
+      }  // else: never freed
+    }
+
+    // A new request of a random shape; typed ones are objects when objects_.
+    // Bits of u: 0-7 shape, 8-15 size, 16-21 huge raw, 32-54 lifetime, 56-63 huge size.
+    void allocate(uint64_t u) {
+      const Shape& sh = kShapes[self.shape_of_[u & 255]];
+      uint64_t size = sh.base + uint64_t{sh.step} * ((u >> 8) & sh.mask);
+      if (sh.domain == Domain::Raw && ((u >> 16) & 63) == 0) size = (128u << 10) + ((u >> 56) << 12);
+      StringId type = self.types_[&sh - kShapes];
+      bool object = self.objects_ && sh.type;
+      uint32_t slot = alloc(object ? EventKind::Object : EventKind::Alloc, sh.domain, size, type);
+      keep(Ref{slot, object}, u >> 32);
+    }
+
+    // A list or dict owning 1..6 fresh items; sometimes one is removed again,
+    // sometimes the container joins a two-object cycle (garbage for a collector).
+    void container(uint64_t u) {
+      bool dict = u & 1;
+      uint32_t c = alloc(EventKind::Object, Domain::Obj, dict ? 64 : 72, self.types_[dict ? 5 : 4]);
+      int items = 1 + static_cast<int>((u >> 1) % 6);
+      uint32_t last = kEmpty;
+      for (int i = 0; i < items; ++i) {
+        const Shape& sh = kShapes[(u >> (4 + 2 * i)) & 3];  // float, int, str or tuple
+        last = alloc(EventKind::Object, Domain::Obj, sh.base + sh.step * ((u >> (20 + i)) & sh.mask),
+                     self.types_[&sh - kShapes]);
+        slot_event(EventKind::Link, c, last);
+        slot_event(EventKind::Decref, last);  // the container's reference is the only one now
+      }
+      if (((u >> 40) & 7) == 0) slot_event(EventKind::Unlink, c, last);  // list.pop(): the item dies
+      if (((u >> 43) & 15) == 0) {
+        uint32_t other = alloc(EventKind::Object, Domain::Obj, 64, self.types_[5]);
+        slot_event(EventKind::Link, c, other);
+        slot_event(EventKind::Link, other, c);
+        slot_event(EventKind::Decref, other);
+      }
+      keep(Ref{c, true}, rng.next());
+    }
+
+    void go() {
+      // Probability (of 256) of releasing rather than allocating, by stack depth:
+      // the deeper the stack, the likelier a pop, so it stays a few entries deep.
+      static constexpr uint8_t kPop[16] = {0, 96, 120, 136, 148, 160, 170, 180, 190, 200, 210, 220, 228, 236, 244, 250};
+      uint64_t next_time = 300, next_collect = 20000, next_mark = 1000;
+      uint32_t mark = 0;
+      while (n < self.events_) {
+        uint64_t u = rng.next();
+        size_t depth = stack.size();
+        if (depth && (u & 255) < kPop[depth < 16 ? depth : 15]) {
+          // LIFO-ish: usually the top, sometimes one or two below it.
+          size_t pick = depth - 1 - (((u >> 8) & 7) == 0 ? std::min<size_t>(depth - 1, 1 + ((u >> 11) & 1)) : 0);
+          Ref r = stack[pick];
+          stack[pick] = stack.back();
+          stack.pop_back();
+          release(r);
+        } else if (self.objects_ && ((u >> 8) & 63) == 0) {
+          container(rng.next());
+        } else if (self.objects_ && ((u >> 8) & 63) < 3 && depth && stack.back().object) {
+          slot_event(EventKind::Incref, stack.back().slot);  // a temporary extra reference
+          stack.push_back(stack.back());
+        } else if (((u >> 8) & 127) == 5 && depth && !stack.back().object) {
+          Event e;  // a growing buffer: 16 .. 4 KiB
+          e.kind = EventKind::Realloc;
+          e.slot = SlotId{stack.back().slot};
+          e.size = 16 + ((u >> 16) & 255) * 16;
+          emit(e);
+        } else {
+          allocate(rng.next());  // fresh bits: the ones of u above decided what to do
+        }
+        if (n >= next_time) {
+          now += 500 + (u >> 50) * 2;  // 0.5 .. 33 us per few hundred events
+          value_event(EventKind::Time, now);
+          next_time = n + 200 + ((u >> 40) & 511);
+        }
+        if (n >= next_collect) {
+          uint64_t gen = ((u >> 20) % 100 == 0) ? 2 : ((u >> 20) % 10 == 0) ? 1 : 0;
+          value_event(EventKind::Collect, gen);
+          if (!self.objects_) gc_frees = 3;
+          next_collect = n + 10000 + ((u >> 30) & 16383);
+        }
+        if (n >= next_mark) {
+          value_event(EventKind::Mark, 0, self.labels_[mark++ % std::size(kLabels)]);
+          next_mark = n + (1u << 16);
+        }
+      }
+    }
+  };
+
+  uint64_t events_, seed_;
+  bool objects_;
+  TraceInfo info_;
+  StringTable strings_;
+  std::array<StringId, kShapeCount> types_{};
+  std::array<uint8_t, 256> shape_of_{};
+  std::array<StringId, std::size(kLabels)> labels_{};
+};
+
+}  // namespace
+
+std::unique_ptr<TraceReader> make_pylike_source(uint64_t events, uint64_t seed, bool objects) {
+  return std::make_unique<PyLikeSource>(events, seed, objects);
+}
+
+}  // namespace heaplay

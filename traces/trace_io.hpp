@@ -1,0 +1,53 @@
+// trace_io.hpp: opening traces for reading and writing, whatever their format.
+//
+// open_trace() detects the format from the content (magic bytes, the first
+// line), never from the extension. make_writer() picks the output format from
+// an explicit choice or the output's extension.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "traces/consumer.hpp"
+
+namespace heaplay {
+
+struct ReadOptions {
+  bool lenient = false;       // count per-event problems instead of stopping
+  size_t batch_events = 2048; // events per consumer call
+  size_t max_warnings = 10;   // lenient: problems logged one by one before going quiet
+};
+
+class TraceReader {
+ public:
+  virtual ~TraceReader() = default;
+  virtual const TraceInfo& info() const = 0;
+  // Reads the whole trace into consumer: begin(), events()..., end().
+  // Throws Error (exit 2) on the first bad record unless lenient.
+  virtual ReadSummary read(EventConsumer& consumer) = 0;
+};
+
+std::unique_ptr<TraceReader> open_trace(const std::string& path, const ReadOptions& options = {});
+
+enum class OutputFormat { Text, TextZstd, TextGzip, Native };
+// "text", "text.zst", "text.gz", "native" -> format; throws Error otherwise.
+OutputFormat parse_output_format(const std::string& name);
+// From the extension: .trace, .trace.zst, .trace.gz, .heaplay; throws Error otherwise.
+OutputFormat output_format_for(const std::string& path);
+
+struct WriteOptions {
+  int zstd_level = 3;              // native frames and .zst text
+  uint32_t frame_events = 1u << 16;  // native: events per independent frame
+};
+
+// A writer is a consumer: feed it a reader's events, then commit(). Until then
+// the output exists only as a temporary file (atomic_file.hpp).
+class TraceWriter : public EventConsumer {
+ public:
+  virtual void commit() = 0;
+};
+
+std::unique_ptr<TraceWriter> make_writer(const std::string& path, OutputFormat format,
+                                         const WriteOptions& options = {});
+
+}  // namespace heaplay
