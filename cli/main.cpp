@@ -17,6 +17,15 @@ void add_read_options(CLI::App* cmd, heaplay::cli::Options& o) {
   cmd->add_flag("--lenient", o.lenient, "Count bad events as anomalies and carry on instead of stopping");
 }
 
+void add_write_options(CLI::App* cmd, heaplay::cli::Options& o) {
+  cmd->add_option("--to", o.to, "Output format: text, text.zst, text.gz or native (default: from the name)")
+      ->check(CLI::IsMember({"text", "text.zst", "text.gz", "native"}));
+  cmd->add_option("--level", o.zstd_level, "zstd compression level")->check(CLI::Range(1, 19))->default_val(3);
+  cmd->add_option("--frame-events", o.frame_events, "Native: events per independent frame")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->default_val(1u << 16);
+}
+
 void setup_logging(int verbosity) {
   auto logger = spdlog::stderr_logger_st("heaplay");
   logger->set_pattern("heaplay: %l: %v");
@@ -33,6 +42,7 @@ int main(int argc, char** argv) {
   heaplay::cli::Options o;
   CLI::App app{"heaplay: replay and analyze heap allocation traces", "heaplay"};
   app.require_subcommand(1);
+  app.fallthrough();  // -v/-q also after the subcommand
   app.set_version_flag("--version", "heaplay 0.1.0");
   int verbose = 0, quiet = 0;
   app.add_flag("-v,--verbose", verbose, "More log output on stderr (repeat for more)");
@@ -48,12 +58,7 @@ int main(int argc, char** argv) {
   add_read_options(convert, o);
   convert->add_option("OUT", o.output, "Output file; its extension picks the format unless --to is given")
       ->required();
-  convert->add_option("--to", o.to, "Output format: text, text.zst, text.gz or native")
-      ->check(CLI::IsMember({"text", "text.zst", "text.gz", "native"}));
-  convert->add_option("--level", o.zstd_level, "zstd compression level")->check(CLI::Range(1, 19))->default_val(3);
-  convert->add_option("--frame-events", o.frame_events, "Native: events per independent frame")
-      ->check(CLI::Range(1u, 1u << 20))
-      ->default_val(1u << 16);
+  add_write_options(convert, o);
 
   auto* synth = app.add_subcommand("synth", "Write a synthetic trace shaped like a real workload");
   synth->add_option("WORKLOAD", o.workload, "pylike: a CPython service's allocator and object traffic")
@@ -63,8 +68,22 @@ int main(int argc, char** argv) {
   synth->add_option("--events", o.events, "Number of records")->default_val(1'000'000)->check(CLI::PositiveNumber);
   synth->add_option("--seed", o.seed, "Random seed: the same seed gives the same trace")->default_val(1);
   synth->add_flag("--no-objects", o.no_objects, "Only a/f/r records (a malloc-level trace)");
-  synth->add_option("--to", o.to, "Output format: text, text.zst, text.gz or native")
-      ->check(CLI::IsMember({"text", "text.zst", "text.gz", "native"}));
+  add_write_options(synth, o);
+
+  // Name an unknown command instead of CLI11's "A subcommand is required".
+  // Global options take no values, so the first word without a dash is the command.
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a.starts_with("-")) continue;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == a;
+    if (!known) {
+      std::fprintf(stderr, "heaplay: error: unknown command '%s' (stats, convert, synth)\nRun 'heaplay --help' for usage.\n",
+                   argv[i]);
+      return heaplay::kExitBadInput;
+    }
+    break;
+  }
 
   try {
     app.parse(argc, argv);
