@@ -49,6 +49,11 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+uint64_t bench_events(uint64_t fallback) {
+  const char* env = std::getenv("HEAPLAY_BENCH_EVENTS");
+  return env ? std::strtoull(env, nullptr, 10) : fallback;
+}
+
 bool same_event(const Event& a, const Event& b) {
   return a.kind == b.kind && a.domain == b.domain && a.flags == b.flags && a.str == b.str &&
          a.slot == b.slot && a.dst == b.dst && a.size == b.size && a.old_size == b.old_size;

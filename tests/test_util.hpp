@@ -42,6 +42,16 @@ class CollectingConsumer : public EventConsumer {
   bool began = false, ended = false;
 };
 
+// Counts events (benchmarks: a consumer that does no work of its own).
+class CountingConsumer final : public EventConsumer {
+ public:
+  void events(std::span<const Event> batch) override { n += batch.size(); }
+  uint64_t n = 0;
+};
+
+// Benchmarks: the number of records in $HEAPLAY_BENCH_EVENTS, or fallback.
+uint64_t bench_events(uint64_t fallback);
+
 // A fresh path under a per-process temporary directory (removed at exit).
 std::string temp_path(std::string_view name);
 void write_file(const std::string& path, std::string_view content);

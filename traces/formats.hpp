@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "traces/byte_source.hpp"
 #include "traces/trace_io.hpp"
@@ -26,5 +27,21 @@ std::unique_ptr<TraceReader> open_text_trace(std::unique_ptr<ByteSource> source,
                                              const ReadOptions& options);
 std::unique_ptr<TraceWriter> make_text_writer(const std::string& path, OutputFormat format,
                                               const WriteOptions& options);
+
+// Imported formats, read from decompressed text (docs/trace-format.md, the
+// last sections). source is positioned at the start of the text.
+std::unique_ptr<TraceReader> open_heaptrack_trace(std::unique_ptr<ByteSource> source, TraceInfo info,
+                                                  const ReadOptions& options);
+std::unique_ptr<TraceReader> open_mtrace_trace(std::unique_ptr<ByteSource> source, TraceInfo info,
+                                               const ReadOptions& options);
+
+// The line-oriented format whose first line is `first` (without its '\n'):
+// heaptrack files start with `v ` or `X `, glibc mtrace logs with `= Start`,
+// anything else is heaplay text.
+inline TraceFormat text_format_of(std::string_view first) {
+  if (first.starts_with("v ") || first.starts_with("X ") || first == "X") return TraceFormat::Heaptrack;
+  if (first.starts_with("= Start")) return TraceFormat::Mtrace;
+  return TraceFormat::Text;
+}
 
 }  // namespace heaplay

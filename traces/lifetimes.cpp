@@ -3,29 +3,39 @@
 
 namespace heaplay {
 
-namespace {
-constexpr uint64_t kMaxRefcount = uint64_t{1} << 62;
-}
-
 SlotId Lifetimes::next_slot() const {
-  return free_slots_.empty() ? SlotId{static_cast<uint32_t>(slots_.size())} : free_slots_.back();
+  return nfree_ ? free_[nfree_ - 1] : SlotId{static_cast<uint32_t>(slots_.size())};
 }
 
-SlotId Lifetimes::take_slot() {
-  if (!free_slots_.empty()) {
-    SlotId s = free_slots_.back();
-    free_slots_.pop_back();
-    return s;
+Anomaly Lifetimes::new_slot(SlotId& s) {
+  if (slots_.size() >= kMaxSlots) return Anomaly::TooManySlots;  // every slot is live (none free)
+  s = SlotId{static_cast<uint32_t>(slots_.size())};
+  slots_.push_back(SlotInfo{0, 0, kNoString, kNil, SlotState::Free, Domain::None, 0, 0});
+  free_.resize(slots_.size());
+  return Anomaly::None;
+}
+
+// The hot kinds go through Fast, so there is one implementation of them.
+Anomaly Lifetimes::apply(Event& e, EventBatch& out) {
+  died_.clear();
+  Fast fast(*this, out, /*record_deaths=*/true);
+  const Event* pushed = fast.position();
+  Anomaly a;
+  switch (e.kind) {
+    case EventKind::Alloc:
+    case EventKind::Object: {
+      SlotId s;
+      a = fast.allocate(e.kind, e.domain, e.size, e.str, s);
+      break;
+    }
+    case EventKind::Free: a = fast.free(e.slot, e.flags); break;
+    case EventKind::Incref: a = fast.incref(e.slot); break;
+    case EventKind::Decref: a = fast.decref(e.slot); break;
+    default: return fast.other(e);  // fills in e itself
   }
-  SlotId s{static_cast<uint32_t>(slots_.size())};
-  slots_.push_back(SlotInfo{0, kNoString, SlotState::Free, Domain::None, 0});
-  return s;
-}
-
-void Lifetimes::release(SlotId s) {
-  slots_[s.value].state = SlotState::Free;
-  free_slots_.push_back(s);
-  --live_;
+  // e as pushed, implicit fields filled in (still there even if the batch was flushed since).
+  if (a == Anomaly::None) e = *pushed;
+  return a;
 }
 
 Anomaly Lifetimes::check(SlotId s, SlotState want) const {
@@ -36,43 +46,9 @@ Anomaly Lifetimes::check(SlotId s, SlotState want) const {
   return want == SlotState::Block ? Anomaly::NotABlock : Anomaly::NotAnObject;
 }
 
-void Lifetimes::ensure_object_arrays(uint32_t slot) {
-  if (slot >= refcount_.size()) {
-    size_t n = std::max<size_t>(slots_.size(), size_t{slot} + 1);
-    refcount_.resize(n, 0);
-    edge_head_.resize(n, kNil);
-  }
-}
-
-Anomaly Lifetimes::apply(Event& e, EventBatch& out) {
-  died_.clear();
+Anomaly Lifetimes::apply_rest(Event& e, EventBatch& out) {
   Anomaly a = Anomaly::None;
   switch (e.kind) {
-    case EventKind::Alloc:
-    case EventKind::Object: {
-      if (live_ >= kMaxSlots) return Anomaly::TooManySlots;
-      SlotId s = take_slot();
-      bool object = e.kind == EventKind::Object;
-      if (object) e.domain = Domain::Obj;
-      slots_[s.value] = SlotInfo{e.size, e.str, object ? SlotState::Object : SlotState::Block, e.domain, 0};
-      ++live_;
-      if (object) {
-        ensure_object_arrays(s.value);
-        refcount_[s.value] = 1;
-        edge_head_[s.value] = kNil;
-      }
-      e.slot = s;
-      break;
-    }
-    case EventKind::Free: {
-      if ((a = check(e.slot, SlotState::Block)) != Anomaly::None) return a;
-      const SlotInfo& info = slots_[e.slot.value];
-      e.size = info.size;
-      e.str = info.type;
-      e.domain = info.domain;
-      release(e.slot);
-      break;
-    }
     case EventKind::Realloc: {
       if ((a = check(e.slot, SlotState::Block)) != Anomaly::None) return a;
       SlotInfo& info = slots_[e.slot.value];
@@ -81,18 +57,6 @@ Anomaly Lifetimes::apply(Event& e, EventBatch& out) {
       e.domain = info.domain;
       info.size = e.size;
       break;
-    }
-    case EventKind::Incref: {
-      if ((a = check(e.slot, SlotState::Object)) != Anomaly::None) return a;
-      if (refcount_[e.slot.value] >= kMaxRefcount) return Anomaly::Overflow;
-      ++refcount_[e.slot.value];
-      break;
-    }
-    case EventKind::Decref: {
-      if ((a = check(e.slot, SlotState::Object)) != Anomaly::None) return a;
-      out.push(e);
-      if (--refcount_[e.slot.value] == 0) decref_to_zero(e.slot, out);
-      return Anomaly::None;
     }
     case EventKind::Link: {
       if ((a = check(e.slot, SlotState::Object)) != Anomaly::None) return a;
@@ -103,7 +67,7 @@ Anomaly Lifetimes::apply(Event& e, EventBatch& out) {
     case EventKind::Unlink: {
       if ((a = check(e.slot, SlotState::Object)) != Anomaly::None) return a;
       if ((a = check(e.dst, SlotState::Object)) != Anomaly::None) return a;
-      return unlink(e.slot, e.dst, out) ;
+      return unlink(e, out);
     }
     case EventKind::Collect:
       if (e.size > 2) return Anomaly::BadGeneration;
@@ -114,15 +78,15 @@ Anomaly Lifetimes::apply(Event& e, EventBatch& out) {
       break;
     case EventKind::Mark:
       break;
-    case EventKind::Death:
-      return Anomaly::UnknownId;  // derived only; never valid as input
+    default:
+      return Anomaly::UnknownId;  // Death is derived only; never valid as input
   }
   out.push(e);
   return Anomaly::None;
 }
 
 Anomaly Lifetimes::link(SlotId src, SlotId dst) {
-  if (refcount_[dst.value] >= kMaxRefcount) return Anomaly::Overflow;
+  if (slots_[dst.value].refcount >= kMaxRefcount) return Anomaly::Overflow;
   uint64_t key = edge_key(src, dst);
   if (uint64_t* idx = edge_index_.find(key)) {
     Edge& ed = edges_[*idx];
@@ -137,17 +101,18 @@ Anomaly Lifetimes::link(SlotId src, SlotId dst) {
       i = static_cast<uint32_t>(edges_.size());
       edges_.emplace_back();
     }
-    uint32_t head = edge_head_[src.value];
+    uint32_t& head = slots_[src.value].edge_head;
     edges_[i] = Edge{dst, 1, kNil, head};
     if (head != kNil) edges_[head].prev = i;
-    edge_head_[src.value] = i;
+    head = i;
     edge_index_.put(key, i);
   }
-  ++refcount_[dst.value];
+  ++slots_[dst.value].refcount;
   return Anomaly::None;
 }
 
-Anomaly Lifetimes::unlink(SlotId src, SlotId dst, EventBatch& out) {
+Anomaly Lifetimes::unlink(const Event& e, EventBatch& out) {
+  SlotId src = e.slot, dst = e.dst;
   uint64_t key = edge_key(src, dst);
   uint64_t* idx = edge_index_.find(key);
   if (!idx) return Anomaly::NoSuchEdge;
@@ -155,28 +120,26 @@ Anomaly Lifetimes::unlink(SlotId src, SlotId dst, EventBatch& out) {
   Edge& ed = edges_[i];
   if (--ed.count == 0) {
     if (ed.prev != kNil) edges_[ed.prev].next = ed.next;
-    else edge_head_[src.value] = ed.next;
+    else slots_[src.value].edge_head = ed.next;
     if (ed.next != kNil) edges_[ed.next].prev = ed.prev;
     free_edges_.push_back(i);
     edge_index_.erase(key);
   }
-  Event e;
-  e.kind = EventKind::Unlink;
-  e.slot = src;
-  e.dst = dst;
-  out.push(e);
-  if (--refcount_[dst.value] == 0) decref_to_zero(dst, out);
+  out.push(e);  // e may be the batch's storage: read nothing from it after this
+  if (--slots_[dst.value].refcount == 0) decref_to_zero(dst, out);
   return Anomaly::None;
 }
 
 void Lifetimes::decref_to_zero(SlotId first, EventBatch& out) {
+  died_.clear();
   work_.clear();
   work_.push_back(first);
   while (!work_.empty()) {
     SlotId s = work_.back();
     work_.pop_back();
     const SlotInfo& info = slots_[s.value];
-    Event d;
+    Event& d = out.next();
+    d = Event{};
     d.kind = EventKind::Death;
     d.domain = info.domain;
     d.str = info.type;
@@ -184,17 +147,18 @@ void Lifetimes::decref_to_zero(SlotId first, EventBatch& out) {
     d.size = info.size;
     out.push(d);
     died_.push_back(s);
+    ++deaths_;
     // Drop every outgoing reference; targets that reach zero die next.
-    for (uint32_t i = edge_head_[s.value]; i != kNil;) {
+    for (uint32_t i = slots_[s.value].edge_head; i != kNil;) {
       Edge ed = edges_[i];
       edge_index_.erase(edge_key(s, ed.dst));
       free_edges_.push_back(i);
-      uint64_t& rc = refcount_[ed.dst.value];
+      uint64_t& rc = slots_[ed.dst.value].refcount;
       rc -= ed.count;
       if (rc == 0) work_.push_back(ed.dst);
       i = ed.next;
     }
-    edge_head_[s.value] = kNil;
+    slots_[s.value].edge_head = kNil;
     release(s);
   }
 }
@@ -202,20 +166,20 @@ void Lifetimes::decref_to_zero(SlotId first, EventBatch& out) {
 bool Lifetimes::is_valid() const {
   uint64_t live = 0;
   for (const SlotInfo& si : slots_) live += si.state != SlotState::Free;
-  if (live != live_) return false;
-  if (live_ + free_slots_.size() != slots_.size()) return false;
-  for (SlotId s : free_slots_)
-    if (s.value >= slots_.size() || slots_[s.value].state != SlotState::Free) return false;
+  if (live != live_slots() || nfree_ > slots_.size() || free_.size() != slots_.size()) return false;
+  for (uint32_t i = 0; i < nfree_; ++i)
+    if (free_[i].value >= slots_.size() || slots_[free_[i].value].state != SlotState::Free) return false;
   uint64_t edges = 0;
-  for (size_t src = 0; src < edge_head_.size(); ++src) {
+  for (size_t src = 0; src < slots_.size(); ++src) {
     uint32_t prev = kNil;
-    for (uint32_t i = edge_head_[src]; i != kNil; i = edges_[i].next) {
+    if (slots_[src].state != SlotState::Object && slots_[src].edge_head != kNil) return false;
+    for (uint32_t i = slots_[src].edge_head; i != kNil; i = edges_[i].next) {
       const Edge& ed = edges_[i];
       if (ed.prev != prev || ed.count == 0) return false;
       if (slots_[src].state != SlotState::Object || state(ed.dst) != SlotState::Object) return false;
       const uint64_t* idx = edge_index_.find(edge_key(SlotId{static_cast<uint32_t>(src)}, ed.dst));
       if (!idx || *idx != i) return false;
-      if (refcount_[ed.dst.value] < ed.count) return false;
+      if (slots_[ed.dst.value].refcount < ed.count) return false;
       prev = i;
       ++edges;
     }

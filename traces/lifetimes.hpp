@@ -35,6 +35,10 @@ class Lifetimes {
   // event changes nothing and returns its anomaly.
   Anomaly apply(Event& e, EventBatch& out);
 
+  class Fast;  // the same rules, for decoders' hot loops (below)
+
+  // Deaths derived since construction.
+  uint64_t deaths() const { return deaths_; }
   // Objects that died during the last apply(), in order of death.
   std::span<const SlotId> died() const { return died_; }
 
@@ -45,56 +49,197 @@ class Lifetimes {
   }
   // The slot a new block or object would take now.
   SlotId next_slot() const;
-  uint64_t live_slots() const { return live_; }
+  uint64_t live_slots() const { return slots_.size() - nfree_; }
   uint64_t live_edges() const { return edge_index_.size(); }
-  uint64_t refcount(SlotId s) const { return s.value < refcount_.size() ? refcount_[s.value] : 0; }
+  uint64_t refcount(SlotId s) const { return state(s) == SlotState::Object ? slots_[s.value].refcount : 0; }
 
-  // Invariants: free list and states agree, refcounts equal external counts
-  // plus incoming edges is not checkable (external counts are not kept), but
-  // every edge joins two live objects and every edge list is well formed.
+  // Invariants: the free list and the states agree; every edge joins two live
+  // objects, sits in its source's list and in the index, and no object holds
+  // more references to another than that one's count.
   bool is_valid() const;
 
  private:
+  // Everything about one slot in one 32-byte record: one cache line touch per event.
   struct SlotInfo {
-    uint64_t size;
+    uint64_t size;      // bytes
+    uint64_t refcount;  // objects only
     StringId type;
+    uint32_t edge_head;  // objects only: first outgoing edge, or kNil
     SlotState state;
     Domain domain;
-    uint16_t unused;
+    uint16_t unused16;
+    uint32_t unused32;
   };
-  static_assert(sizeof(SlotInfo) == 16);
+  static_assert(sizeof(SlotInfo) == 32);
   struct Edge {
     SlotId dst;
     uint32_t count;  // references SRC holds to DST
     uint32_t prev, next;  // within SRC's list; kNil ends it
   };
   static constexpr uint32_t kNil = UINT32_MAX;
+  static constexpr uint64_t kMaxRefcount = uint64_t{1} << 62;
   static uint64_t edge_key(SlotId src, SlotId dst) {
     return (uint64_t{src.value} << 32) | dst.value;
   }
 
   Anomaly check(SlotId s, SlotState want) const;
-  SlotId take_slot();
-  void release(SlotId s);
+  // A slot never used before (the free list is empty); TooManySlots when
+  // kMaxSlots are live.
+  Anomaly new_slot(SlotId& s);
+  // Everything but a, o, f, +, -: r, l, u, g, t, m (and a rejected Death).
+  Anomaly apply_rest(Event& e, EventBatch& out);
+  void release(SlotId s) {
+    slots_[s.value].state = SlotState::Free;
+    free_[nfree_++] = s;
+  }
   Anomaly link(SlotId src, SlotId dst);
-  Anomaly unlink(SlotId src, SlotId dst, EventBatch& out);
-  void decref_to_zero(SlotId s, EventBatch& out);  // s's count just reached 0
-  void ensure_object_arrays(uint32_t slot);
+  Anomaly unlink(const Event& e, EventBatch& out);
+  // s's count just reached 0: it dies, and so may what it references. Resets died().
+  void decref_to_zero(SlotId s, EventBatch& out);
 
   std::vector<SlotInfo> slots_;
-  std::vector<SlotId> free_slots_;  // LIFO
-  uint64_t live_ = 0;
+  // Released slots, LIFO, in free_[0, nfree_). As long as slots_, so a
+  // release never grows it; live slots are slots_.size() - nfree_.
+  std::vector<SlotId> free_;
+  uint32_t nfree_ = 0;
   uint64_t last_time_ = 0;
+  uint64_t deaths_ = 0;
 
-  // Objects only; sized lazily on the first object.
-  std::vector<uint64_t> refcount_;
-  std::vector<uint32_t> edge_head_;
   std::vector<Edge> edges_;
   std::vector<uint32_t> free_edges_;
   FlatMap edge_index_;  // (src, dst) -> index into edges_
 
   std::vector<SlotId> died_;
   std::vector<SlotId> work_;  // cascade worklist
+};
+
+// Lifetimes' rules for a run of events (a decoder's frame), with the state
+// the common records touch (slot table, free list, death count, the batch's
+// fill position) copied into this object, which lives in registers as long
+// as it stays a local whose address is never taken. As members those values
+// would be reloaded after every store into an event: the compiler cannot rule
+// out that the store aliases them. Rare paths (new slots, a death that drops
+// references, r/l/u/g/t/m, anomalies) hand the state back, run out of line
+// and reload it. The destructor hands it back for good.
+//
+// allocate/free/incref/decref build their events in the batch themselves,
+// from the values given, so no event is assembled elsewhere and copied (a
+// store-forwarding stall when the copy's wide loads read narrow stores).
+// Nothing else may use the Lifetimes or the batch while a Fast is alive.
+class Lifetimes::Fast {
+ public:
+  // record_deaths: keep died() up to date (apply() needs it; readers do not).
+  Fast(Lifetimes& lt, EventBatch& out, bool record_deaths = false)
+      : lt_(lt), out_(out), record_deaths_(record_deaths) {
+    load();
+  }
+  ~Fast() { store(); }
+  Fast(const Fast&) = delete;
+  Fast& operator=(const Fast&) = delete;
+
+  // Alloc (domain as given) or Object (domain Obj); slot receives the slot assigned.
+  Anomaly allocate(EventKind kind, Domain domain, uint64_t size, StringId type, SlotId& slot) {
+    if (nfree_ == 0) [[unlikely]] {
+      store();
+      Anomaly a = lt_.new_slot(slot);
+      load();
+      if (a != Anomaly::None) return a;
+    } else {
+      slot = free_[--nfree_];
+    }
+    const bool object = kind == EventKind::Object;
+    if (object) domain = Domain::Obj;
+    slots_[slot.value] = SlotInfo{size, 1, type, kNil, object ? SlotState::Object : SlotState::Block, domain, 0, 0};
+    emit(kind, domain, 0, type, slot, size);
+    return Anomaly::None;
+  }
+  Anomaly free(SlotId s, uint8_t flags) {
+    if (!is(s, SlotState::Block)) [[unlikely]] return lt_.check(s, SlotState::Block);
+    SlotInfo& info = slots_[s.value];
+    emit(EventKind::Free, info.domain, flags, info.type, s, info.size);
+    info.state = SlotState::Free;
+    free_[nfree_++] = s;
+    return Anomaly::None;
+  }
+  Anomaly incref(SlotId s) {
+    if (!is(s, SlotState::Object)) [[unlikely]] return lt_.check(s, SlotState::Object);
+    uint64_t& rc = slots_[s.value].refcount;
+    if (rc >= kMaxRefcount) [[unlikely]] return Anomaly::Overflow;
+    ++rc;
+    emit(EventKind::Incref, Domain::None, 0, kNoString, s, 0);
+    return Anomaly::None;
+  }
+  Anomaly decref(SlotId s) {
+    if (!is(s, SlotState::Object)) [[unlikely]] return lt_.check(s, SlotState::Object);
+    SlotInfo& info = slots_[s.value];
+    emit(EventKind::Decref, Domain::None, 0, kNoString, s, 0);
+    if (--info.refcount != 0) return Anomaly::None;
+    if (info.edge_head != kNil) [[unlikely]] {  // a cascade: out of line
+      store();
+      lt_.decref_to_zero(s, out_);
+      load();
+      return Anomaly::None;
+    }
+    // The common death: nothing referenced, nothing else dies.
+    emit(EventKind::Death, info.domain, 0, info.type, s, info.size);
+    info.state = SlotState::Free;
+    free_[nfree_++] = s;
+    ++deaths_;
+    if (record_deaths_) lt_.died_.push_back(s);
+    return Anomaly::None;
+  }
+  // Any other record (r, l, u, g, t, m), out of line; e is copied into the batch.
+  Anomaly other(Event& e) {
+    store();
+    Anomaly a = lt_.apply_rest(e, out_);
+    load();
+    return a;
+  }
+
+  // Where the next event goes (apply() reads back the one it pushed).
+  const Event* position() const { return p_; }
+
+ private:
+  bool is(SlotId s, SlotState want) const { return s.value < nslots_ && slots_[s.value].state == want; }
+  // Every field written: no zeroing first.
+  void emit(EventKind kind, Domain domain, uint8_t flags, StringId str, SlotId slot, uint64_t size) {
+    Event& e = *p_;
+    e.kind = kind;
+    e.domain = domain;
+    e.flags = flags;
+    e.reserved = 0;
+    e.str = str;
+    e.slot = slot;
+    e.dst = SlotId{};
+    e.size = size;
+    e.old_size = 0;
+    if (++p_ == end_) [[unlikely]] p_ = out_.flush_full();
+  }
+  void load() {
+    slots_ = lt_.slots_.data();
+    nslots_ = static_cast<uint32_t>(lt_.slots_.size());
+    free_ = lt_.free_.data();
+    nfree_ = lt_.nfree_;
+    deaths_ = lt_.deaths_;
+    p_ = out_.fill_position();
+    end_ = out_.fill_end();
+  }
+  void store() {
+    lt_.nfree_ = nfree_;
+    lt_.deaths_ = deaths_;
+    out_.set_fill_position(p_);
+  }
+
+  Lifetimes& lt_;
+  EventBatch& out_;
+  const bool record_deaths_;
+  SlotInfo* slots_;
+  uint32_t nslots_;
+  SlotId* free_;
+  uint32_t nfree_;
+  uint64_t deaths_;
+  Event* p_;
+  Event* end_;
 };
 
 }  // namespace heaplay

@@ -24,24 +24,10 @@
 namespace heaplay {
 namespace {
 
-uint64_t bench_events() {
-  const char* env = std::getenv("HEAPLAY_BENCH_EVENTS");
-  return env ? std::strtoull(env, nullptr, 10) : 20'000'000;
-}
-
-class CountingConsumer final : public EventConsumer {
- public:
-  void events(std::span<const Event> batch) override {
-    n += batch.size();
-    benchmark::DoNotOptimize(batch.data());
-  }
-  uint64_t n = 0;
-};
-
 // The whole pylike stream in memory, replayable into any consumer.
 class MemorySource final : public TraceReader {
  public:
-  MemorySource() : src_(make_pylike_source(bench_events(), 1)) {
+  MemorySource() : src_(make_pylike_source(testing::bench_events(20'000'000), 1)) {
     struct Keep final : EventConsumer {
       std::vector<Event>* out;
       void events(std::span<const Event> b) override { out->insert(out->end(), b.begin(), b.end()); }
@@ -79,7 +65,7 @@ const std::string& native_file(bool objects) {
   if (path.empty()) {
     std::string p = testing::temp_path(objects ? "pylike.heaplay" : "pylike-blocks.heaplay");
     auto writer = make_native_writer(p, {});
-    make_pylike_source(bench_events(), 1, objects)->read(*writer);
+    make_pylike_source(testing::bench_events(20'000'000), 1, objects)->read(*writer);
     writer->commit();
     path = p;
   }
@@ -87,9 +73,9 @@ const std::string& native_file(bool objects) {
 }
 
 void BM_PylikeSynth(benchmark::State& state) {
-  uint64_t n = bench_events();
+  uint64_t n = testing::bench_events(20'000'000);
   for (auto _ : state) {
-    CountingConsumer c;
+    testing::CountingConsumer c;
     make_pylike_source(n, 1)->read(c);
     benchmark::DoNotOptimize(c.n);
   }
@@ -115,7 +101,7 @@ void BM_NativeDecode(benchmark::State& state) {
   const std::string& path = native_file(state.range(0) != 0);
   uint64_t records = 0;
   for (auto _ : state) {
-    CountingConsumer c;
+    testing::CountingConsumer c;
     ReadSummary s = open_native_trace(path, {})->read(c);
     records = s.events;
   }

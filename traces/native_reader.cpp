@@ -8,9 +8,9 @@
 // simply stops (a crashed recording) is read up to its last complete block and
 // reported as truncated there.
 //
-// Events are decoded straight into Lifetimes::apply, which validates them,
-// assigns the slots allocations do not store, fills in implicit fields and
-// derives deaths, exactly as the text reader does.
+// Events are decoded straight into Lifetimes (its Fast entry points), which
+// validates them, assigns the slots allocations do not store, fills in
+// implicit fields and derives deaths, exactly as the text reader does.
 #include <zstd.h>
 
 #include <algorithm>
@@ -111,6 +111,15 @@ constexpr uint64_t kNeedStrsTimes[16] = {1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 
   return table[id < n ? id : 0];
 }
 
+// A record as decoded, for messages about it.
+Event record(EventKind kind, SlotId slot, uint64_t size = 0) {
+  Event e;
+  e.kind = kind;
+  e.slot = slot;
+  e.size = size;
+  return e;
+}
+
 struct DctxDeleter {
   void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
 };
@@ -137,7 +146,9 @@ class NativeReader final : public TraceReader {
   void read_metadata(uint64_t at, const BlockHeader& h);
   void read_end(Input& in, uint64_t at, const BlockHeader& h);
   void decode_frame_v1(uint64_t at, const BlockHeader& h, EventBatch& batch, ReadSummary& s);
-  [[gnu::noinline]] void problem(uint64_t at, uint32_t k, const Event& e, Anomaly a, ReadSummary& s);
+  [[gnu::noinline]] uint32_t decode_events_v1(uint64_t at, uint32_t count, const uint8_t* const* stream,
+                                              EventBatch& batch, ReadSummary& s);
+  [[gnu::noinline, gnu::cold]] void problem(uint64_t at, uint32_t k, const Event& e, Anomaly a, ReadSummary& s);
 
   TraceInfo info_;
   ReadOptions options_;
@@ -325,7 +336,8 @@ void NativeReader::decode_frame_v1(uint64_t at, const BlockHeader& h, EventBatch
   size_t whole = ZSTD_findFrameCompressedSize(zp, zn);
   if (ZSTD_isError(whole) || whole != zn) frame_fail("payload is not exactly one zstd frame");
   if (!(zp[4] & 0x04)) frame_fail("zstd frame without a content checksum");  // Frame_Header_Descriptor bit 2
-  uint8_t* content = content_.get(size);
+  uint8_t* content = content_.get(size + kVarintReadAhead);  // see next_varint()
+  std::memset(content + size, 0, kVarintReadAhead);           // read, never used: defined anyway
   size_t got = ZSTD_decompressDCtx(dctx_.get(), content, size, zp, zn);
   if (ZSTD_isError(got)) frame_fail(ZSTD_getErrorName(got));
   if (got != size) frame_fail("content shorter than its recorded size");
@@ -384,50 +396,85 @@ void NativeReader::decode_frame_v1(uint64_t at, const BlockHeader& h, EventBatch
                              need[i]));
   }
 
-  // The hot loop: decode, apply, count. Range problems set bad, which is
-  // checked once per event, before the event reaches Lifetimes.
-  Lifetimes& lt = *lifetimes_;
+  const uint64_t deaths_before = lifetimes_->deaths();
+  const uint32_t dropped = decode_events_v1(at, h.count, stream, batch, s);
+  records_ += h.count;
+  s.events += h.count - dropped;
+  s.deaths += lifetimes_->deaths() - deaths_before;
+}
+
+// The hot loop: decode and apply; returns the number of records dropped
+// (lenient). Range problems set bad, which is checked once per record, before
+// the record reaches Lifetimes. a, o, f, +, - (nearly every record) go to
+// Lifetimes::Fast's inline entry points, which build their events in the
+// batch; the rest are built here and applied out of line. A function of its
+// own, so that the frame checks above do not compete for registers.
+uint32_t NativeReader::decode_events_v1(uint64_t at, uint32_t count, const uint8_t* const* stream,
+                                        EventBatch& batch, ReadSummary& s) {
   const StringId* fstr = file_strings_.data();
   const uint64_t nstr = file_strings_.size();
+  const uint8_t* ops = stream[kOps];
   const uint8_t* slots = stream[kSlots];
   const uint8_t* sizes = stream[kSizes];
   const uint8_t* strs = stream[kStrs];
   const uint8_t* times = stream[kTimes];
-  uint64_t prev_slot = 0, prev_time = 0, events = 0, deaths = 0;
+  uint64_t prev_slot = 0, prev_time = 0;
+  uint32_t dropped = 0;
   bool bad = false;
-  for (uint32_t k = 0; k < h.count; ++k) {
-    Event e;
-    uint8_t op = ops[k];
+  Lifetimes::Fast lt(*lifetimes_, batch);
+  for (uint32_t k = 0; k < count; ++k) {
+    const uint8_t op = ops[k];
+    Anomaly a;
+    Event e;  // the record, for the rare kinds (and messages)
     switch (op) {
       case kOpAlloc + 0:
       case kOpAlloc + 1:
       case kOpAlloc + 2:
       case kOpAlloc + 3:
-        e.kind = EventKind::Alloc;
-        e.domain = static_cast<Domain>(op - kOpAlloc);
-        e.size = next_varint(sizes, bad);
-        e.str = next_string(strs, fstr, nstr, bad);
-        break;
-      case kOpObject:
-        e.kind = EventKind::Object;
-        e.size = next_varint(sizes, bad);
-        e.str = next_string(strs, fstr, nstr, bad);
-        break;
+      case kOpObject: {
+        const bool object = op == kOpObject;
+        const uint64_t size = next_varint(sizes, bad);
+        const StringId type = next_string(strs, fstr, nstr, bad);
+        if (bad) [[unlikely]] break;
+        SlotId slot;
+        a = lt.allocate(object ? EventKind::Object : EventKind::Alloc,
+                        object ? Domain::Obj : static_cast<Domain>(op - kOpAlloc), size, type, slot);
+        if (a == Anomaly::None) [[likely]] {
+          prev_slot = slot.value;
+          continue;
+        }
+        e = record(object ? EventKind::Object : EventKind::Alloc, SlotId{}, size);
+        goto invalid;
+      }
       case kOpFree:
-      case kOpFreeGc:
-        e.kind = EventKind::Free;
-        e.flags = op == kOpFreeGc ? kFlagGc : 0;
-        e.slot = next_slot(slots, prev_slot, bad);
-        break;
+      case kOpFreeGc: {
+        const SlotId slot = next_slot(slots, prev_slot, bad);
+        if (bad) [[unlikely]] break;
+        a = lt.free(slot, op == kOpFreeGc ? kFlagGc : 0);
+        if (a == Anomaly::None) [[likely]] continue;
+        e = record(EventKind::Free, slot);
+        goto invalid;
+      }
+      case kOpIncref: {
+        const SlotId slot = next_slot(slots, prev_slot, bad);
+        if (bad) [[unlikely]] break;
+        a = lt.incref(slot);
+        if (a == Anomaly::None) [[likely]] continue;
+        e = record(EventKind::Incref, slot);
+        goto invalid;
+      }
+      case kOpDecref: {
+        const SlotId slot = next_slot(slots, prev_slot, bad);
+        if (bad) [[unlikely]] break;
+        a = lt.decref(slot);
+        if (a == Anomaly::None) [[likely]] continue;
+        e = record(EventKind::Decref, slot);
+        goto invalid;
+      }
       case kOpRealloc:
         e.kind = EventKind::Realloc;
         e.slot = next_slot(slots, prev_slot, bad);
         e.size = next_varint(sizes, bad);
-        break;
-      case kOpIncref:
-      case kOpDecref:
-        e.kind = op == kOpIncref ? EventKind::Incref : EventKind::Decref;
-        e.slot = next_slot(slots, prev_slot, bad);
         break;
       case kOpLink:
       case kOpUnlink:
@@ -452,19 +499,15 @@ void NativeReader::decode_frame_v1(uint64_t at, const BlockHeader& h, EventBatch
         __builtin_unreachable();  // every opcode was checked above
     }
     if (bad) [[unlikely]]
-      frame_fail(fmt::format("event {}: a varint is overlong, or a slot or string id out of range", k));
-    Anomaly a = lt.apply(e, batch);
-    if (a != Anomaly::None) [[unlikely]] {
-      problem(at, k, e, a, s);
-      continue;
-    }
-    if (e.kind == EventKind::Alloc || e.kind == EventKind::Object) prev_slot = e.slot.value;
-    ++events;
-    deaths += lt.died().size();
+      fail(at, fmt::format("corrupt event frame {}: event {}: a varint is overlong, or a slot or string id out of range",
+                           frames_, k));
+    a = lt.other(e);
+    if (a == Anomaly::None) continue;
+  invalid:
+    problem(at, k, e, a, s);
+    ++dropped;
   }
-  records_ += h.count;
-  s.events += events;
-  s.deaths += deaths;
+  return dropped;
 }
 
 }  // namespace

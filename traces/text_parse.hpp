@@ -4,6 +4,7 @@
 // checked for overflow; a caller learns what went wrong, not just that it did.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -41,6 +42,16 @@ inline NumError parse_u64(std::string_view s, uint64_t& out) {
   out = v;
   return NumError::None;
 }
+
+// Hex digit values; 0xff for anything else.
+inline constexpr std::array<uint8_t, 256> kHexValue = [] {
+  std::array<uint8_t, 256> t{};
+  for (auto& v : t) v = 0xff;
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<uint8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<uint8_t>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<uint8_t>(c - 'A' + 10);
+  return t;
+}();
 
 inline bool is_blank(char c) { return c == ' ' || c == '\t'; }
 

@@ -12,6 +12,7 @@
 #include "traces/error.hpp"
 #include "traces/formats.hpp"
 #include "traces/lifetimes.hpp"
+#include "traces/line_problems.hpp"
 #include "traces/line_reader.hpp"
 #include "traces/text_parse.hpp"
 
@@ -21,12 +22,6 @@ namespace {
 
 constexpr uint64_t kDead = uint64_t{1} << 63;  // map value: dead, low bits = line of release
 constexpr size_t kMinPurge = 1u << 20;         // dead entries kept before a purge is considered
-
-// One problem with one line: its kind and a description.
-struct Problem {
-  Anomaly kind = Anomaly::None;
-  std::string text;
-};
 
 class TextReader final : public TraceReader {
  public:
@@ -48,16 +43,7 @@ class TextReader final : public TraceReader {
     }
     start(consumer);
     batch.flush();
-    if (lines_.truncated()) {
-      summary_.truncated = true;
-      summary_.truncated_at = lines_.file_offset();
-      spdlog::warn("{}: byte {}: compressed data ends early (a cut recording?); read {} complete lines{}",
-                   info_.path, summary_.truncated_at, lines_.line_no(),
-                   lines_.cut_line() ? ", dropped the incomplete last one" : "");
-    }
-    if (summary_.anomalies.total() > opt_.max_warnings)
-      spdlog::warn("{}: {} problems in all (--lenient): {} not shown", info_.path, summary_.anomalies.total(),
-                   summary_.anomalies.total() - opt_.max_warnings);
+    finish_lines(lines_, info_, opt_, summary_);
     consumer.end(info_, summary_);
     return summary_;
   }
@@ -70,20 +56,9 @@ class TextReader final : public TraceReader {
     }
   }
 
-  [[noreturn]] void fail(const std::string& msg) const {
-    throw Error(fmt::format("{}:{}: {}", info_.path, lines_.line_no(), msg));
-  }
+  void report(const Problem& p) { report_problem(p, info_, opt_, lines_.line_no(), summary_); }
 
-  void report(const Problem& p) {
-    if (!opt_.lenient) fail(p.text);
-    summary_.anomalies.add(p.kind);
-    if (summary_.anomalies.total() <= opt_.max_warnings)
-      spdlog::warn("{}:{}: {} (skipped)", info_.path, lines_.line_no(), p.text);
-  }
-
-  static Problem malformed(std::string text) { return Problem{Anomaly::Malformed, std::move(text)}; }
-
-  // Parses a number field; on failure fills p and returns false.
+    // Parses a number field; on failure fills p and returns false.
   static bool number(std::string_view tok, const char* what, uint64_t& out, Problem& p) {
     switch (parse_u64(tok, out)) {
       case NumError::None: return true;

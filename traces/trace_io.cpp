@@ -1,6 +1,9 @@
 // trace_io.cpp: format detection and writer selection (see trace_io.hpp).
 #include "traces/trace_io.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "traces/error.hpp"
@@ -8,15 +11,63 @@
 
 namespace heaplay {
 
+namespace {
+
+// Serves a few bytes already read from a source (to look at the first line),
+// then the rest of that source: detection consumes nothing.
+class PrefixSource final : public ByteSource {
+ public:
+  PrefixSource(std::string prefix, std::unique_ptr<ByteSource> inner)
+      : prefix_(std::move(prefix)), inner_(std::move(inner)) {}
+  size_t read(char* buf, size_t n) override {
+    if (pos_ < prefix_.size()) {
+      size_t k = std::min(n, prefix_.size() - pos_);
+      std::memcpy(buf, prefix_.data() + pos_, k);
+      pos_ += k;
+      return k;
+    }
+    return inner_->read(buf, n);
+  }
+  bool truncated() const override { return inner_->truncated(); }
+  uint64_t file_offset() const override { return inner_->file_offset(); }
+
+ private:
+  std::string prefix_;
+  size_t pos_ = 0;
+  std::unique_ptr<ByteSource> inner_;
+};
+
+constexpr size_t kSniffBytes = 4096;  // enough for any first line that decides the format
+
+}  // namespace
+
 std::unique_ptr<TraceReader> open_trace(const std::string& path, const ReadOptions& options) {
   unsigned char head[16] = {};
   size_t n = peek_file(path, head, sizeof head);
   if (is_native_magic(head, n)) return open_native_trace(path, options);
-  // Everything else is line-oriented text, possibly compressed as a whole.
+  // Everything else is line-oriented text, possibly compressed as a whole:
+  // heaplay text, heaptrack or mtrace, told apart by the first line.
   TraceInfo info;
   info.path = path;
   auto source = open_decoded_source(path, &info.compression);
-  return open_text_trace(std::move(source), std::move(info), options);
+  std::string prefix(kSniffBytes, '\0');
+  size_t got = 0;
+  while (got < prefix.size() && std::memchr(prefix.data(), '\n', got) == nullptr) {
+    size_t k = source->read(prefix.data() + got, prefix.size() - got);
+    if (k == 0) break;
+    got += k;
+  }
+  prefix.resize(got);
+  std::string_view first(prefix);
+  first = first.substr(0, first.find('\n'));
+  if (!first.empty() && first.back() == '\r') first.remove_suffix(1);
+  TraceFormat format = text_format_of(first);
+  auto all = std::make_unique<PrefixSource>(std::move(prefix), std::move(source));
+  switch (format) {
+    case TraceFormat::Heaptrack: return open_heaptrack_trace(std::move(all), std::move(info), options);
+    case TraceFormat::Mtrace: return open_mtrace_trace(std::move(all), std::move(info), options);
+    default: return open_text_trace(std::move(all), std::move(info), options);
+  }
 }
 
 OutputFormat parse_output_format(const std::string& name) {

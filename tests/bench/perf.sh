@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# perf.sh [BUILD_DIR]: measure the figures kept in docs/performance.md.
+#
+# Builds heaplay and its benchmarks in Release (BUILD_DIR, default
+# build-bench), makes the traces it needs under $HEAPLAY_PERF_DIR (default
+# /tmp/heaplay-perf; about 1.5 GB at the default sizes) and prints each figure
+# with the command behind it. Timings are medians of repeated runs; run it on
+# a quiet machine, and compare ratios from one run, not across machines.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build-bench}
+dir=${HEAPLAY_PERF_DIR:-/tmp/heaplay-perf}
+mkdir -p "$dir"
+
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEAPLAY_TESTS=ON >/dev/null
+cmake --build "$build" -j2 --target heaplay native_bench stats_bench text_bench >/dev/null
+heaplay=$build/heaplay
+
+echo "== machine"
+echo "$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(git rev-parse --short HEAD)"
+
+echo "== native format: bytes per event (pylike, 100M records)"
+[ -f "$dir/p100.heaplay" ] || "$heaplay" -q synth pylike --events 100000000 --seed 1 -o "$dir/p100.heaplay"
+[ -f "$dir/p10.heaplay" ] || "$heaplay" -q synth pylike --events 10000000 --seed 1 -o "$dir/p10.heaplay"
+[ -f "$dir/b100.heaplay" ] || "$heaplay" -q synth pylike --no-objects --events 100000000 --seed 1 -o "$dir/b100.heaplay"
+for f in p100 b100; do
+  awk -v b="$(stat -c %s "$dir/$f.heaplay")" -v f="$f" 'BEGIN { printf "%s.heaplay: %.3f bytes/event\n", f, b / 1e8 }'
+done
+
+echo "== decode and stats microbenchmarks (Google Benchmark, 20M records)"
+HEAPLAY_BENCH_EVENTS=20000000 "$build/tests/native_bench" --benchmark_filter=Decode \
+  --benchmark_repetitions=5 --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median"
+"$build/tests/stats_bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median"
+HEAPLAY_BENCH_EVENTS=5000000 "$build/tests/text_bench" --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median"
+
+echo "== heaplay stats, whole process, 100M records (hyperfine medians)"
+hyperfine -N -w 1 -r 5 --export-json "$dir/stats.json" \
+  "$heaplay stats $dir/p100.heaplay --format json" \
+  "$heaplay stats $dir/b100.heaplay --format json" >/dev/null
+python3 - "$dir/stats.json" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(f"{r['command']}: median {r['median']:.3f} s = {1e8 / r['median'] / 1e6:.1f}M events/s")
+PY
+
+echo "== peak RSS: memory follows the live set, not the trace length"
+cc -O2 -x c - -o "$dir/steady" <<'C'
+/* steady N: a text trace of N records whose live set stays near 50,000 blocks. */
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char** argv) {
+  unsigned long n = strtoul(argv[1], 0, 10), x = 88172645463325252ul;
+  enum { K = 100000 };
+  static unsigned char live[K];
+  for (unsigned long i = 0; i < n; i++) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    unsigned long id = x % K;
+    if (live[id]) { printf("f %lu\n", id); live[id] = 0; }
+    else { printf("a %lu %lu\n", id, 16 + (x >> 40) % 500); live[id] = 1; }
+  }
+  return 0;
+}
+C
+for n in 10 100; do
+  [ -f "$dir/s$n.heaplay" ] || { "$dir/steady" ${n}000000 > "$dir/s$n.trace" && "$heaplay" -q convert "$dir/s$n.trace" "$dir/s$n.heaplay"; }
+done
+for f in s10.trace s100.trace s10.heaplay s100.heaplay p10.heaplay p100.heaplay; do
+  /usr/bin/time -f "$f: %e s, peak RSS %M KiB" "$heaplay" stats "$dir/$f" --format json 2>&1 >"$dir/out.json" |
+    tr '\n' ' '
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(f\"(peak live blocks {d['peak_live_blocks']})\")" "$dir/out.json"
+done

@@ -1,0 +1,56 @@
+// line_problems.hpp: what line-based readers (text, heaptrack, mtrace) do
+// with a bad line and at the end of their input, in one place.
+//
+// Strict reading stops at the first problem with "FILE:LINE: what"; lenient
+// reading counts it by kind, warns for the first ReadOptions::max_warnings and
+// drops the line. At the end, a cut compressed file and the lenient tally are
+// reported once.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <cstdint>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "traces/consumer.hpp"
+#include "traces/error.hpp"
+#include "traces/line_reader.hpp"
+#include "traces/trace_io.hpp"
+
+namespace heaplay {
+
+// One problem with one line: its kind and a description.
+struct Problem {
+  Anomaly kind = Anomaly::None;
+  std::string text;
+};
+
+inline Problem malformed(std::string text) { return Problem{Anomaly::Malformed, std::move(text)}; }
+
+// Strict: throws Error "PATH:LINE: text". Lenient: counts and warns.
+inline void report_problem(const Problem& p, const TraceInfo& info, const ReadOptions& opt, uint64_t line,
+                           ReadSummary& summary) {
+  if (!opt.lenient) throw Error(fmt::format("{}:{}: {}", info.path, line, p.text));
+  summary.anomalies.add(p.kind);
+  if (summary.anomalies.total() <= opt.max_warnings)
+    spdlog::warn("{}:{}: {} (skipped)", info.path, line, p.text);
+}
+
+// After the last line: notes a truncated input and the problems not shown.
+inline void finish_lines(const LineReader& lines, const TraceInfo& info, const ReadOptions& opt,
+                         ReadSummary& summary) {
+  if (lines.truncated()) {
+    summary.truncated = true;
+    summary.truncated_at = lines.file_offset();
+    spdlog::warn("{}: byte {}: compressed data ends early (a cut recording?); read {} complete lines{}",
+                 info.path, summary.truncated_at, lines.line_no(),
+                 lines.cut_line() ? ", dropped the incomplete last one" : "");
+  }
+  if (summary.anomalies.total() > opt.max_warnings)
+    spdlog::warn("{}: {} problems in all (--lenient): {} not shown", info.path, summary.anomalies.total(),
+                 summary.anomalies.total() - opt.max_warnings);
+}
+
+}  // namespace heaplay
