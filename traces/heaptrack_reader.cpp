@@ -168,7 +168,7 @@ class HeaptrackReader final : public TraceReader {
     switch (parse_hex(tok, out)) {
       case NumError::None: return true;
       case NumError::Empty: p = malformed(fmt::format("missing {}", what)); return false;
-      case NumError::NotANumber: p = malformed(fmt::format("bad {} '{}' (hex expected)", what, tok)); return false;
+      case NumError::NotANumber: p = malformed(fmt::format("bad {} '{}' (hex expected)", what, excerpt(tok))); return false;
       case NumError::Overflow:
         p = Problem{Anomaly::Overflow, fmt::format("{} {} overflows 64 bits", what, tok)};
         return false;
@@ -183,19 +183,19 @@ class HeaptrackReader final : public TraceReader {
       uint64_t v;
       if (!hex(tok, "field", v, p)) return p;
     }
-    if (n < min_fields) return malformed(fmt::format("'{}' needs {} fields, has {}", rec, min_fields, n));
+    if (n < min_fields) return malformed(fmt::format("'{}' needs {} fields, has {}", excerpt(rec), min_fields, n));
     return {};
   }
   static Problem trailing(const Tokens& t) {
     if (t.done()) return {};
-    return malformed(fmt::format("unexpected '{}' at the end of the record", t.rest()));
+    return malformed(fmt::format("unexpected '{}' at the end of the record", excerpt(t.rest())));
   }
 
   // The flavour a record implies; a record of the other flavour is malformed.
   bool settle(Flavour f, char rec, Problem& p) {
     if (flavour_ == Flavour::Unknown) flavour_ = f;
     if (flavour_ == f) return true;
-    p = malformed(fmt::format("'{}' record in {} heaptrack file", rec,
+    p = malformed(fmt::format("'{}' record in {} heaptrack file", excerpt(rec),
                               flavour_ == Flavour::Raw ? "a raw" : "an interpreted"));
     return false;
   }
@@ -203,7 +203,7 @@ class HeaptrackReader final : public TraceReader {
   Problem parse_line(std::string_view line, EventBatch& batch) {
     if (line.empty() || line[0] == '#') return {};  // heaptrack: an empty line is a comment
     const char rec = line[0];
-    if (line.size() > 1 && line[1] != ' ') return malformed(fmt::format("unknown record '{}'", Tokens(line).next()));
+    if (line.size() > 1 && line[1] != ' ') return malformed(fmt::format("unknown record '{}'", excerpt(Tokens(line).next())));
     // heaptrack's own reader starts every record's fields at the third byte.
     std::string_view rest = line.size() > 2 ? line.substr(2) : std::string_view{};
     Tokens t(rest);
@@ -273,7 +273,7 @@ class HeaptrackReader final : public TraceReader {
       case 'S':  // an embedded leak suppression: affects only heaptrack's leak report
         ++suppressions_;
         return {};
-      default: return malformed(fmt::format("unknown record '{}'", rec));
+      default: return malformed(fmt::format("unknown record '{}'", excerpt(rec)));
     }
   }
 

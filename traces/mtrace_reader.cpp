@@ -91,7 +91,7 @@ class MtraceReader final : public TraceReader {
       return false;
     }
     if (err != NumError::None) {
-      p = malformed(fmt::format("bad {} '{}' (0x... expected)", what, tok));
+      p = malformed(fmt::format("bad {} '{}' (0x... expected)", what, excerpt(tok)));
       return false;
     }
     return true;
@@ -100,7 +100,7 @@ class MtraceReader final : public TraceReader {
   Problem parse_line(std::string_view line, EventBatch& batch) {
     if (line.empty()) return {};
     if (line[0] == '=') {  // "= Start", "= End": tracing on and off
-      if (line != "= Start" && line != "= End") return malformed(fmt::format("unknown line '{}'", line));
+      if (line != "= Start" && line != "= End") return malformed(fmt::format("unknown line '{}'", excerpt(line)));
       return {};
     }
     StringId tag = kNoString;
@@ -110,7 +110,7 @@ class MtraceReader final : public TraceReader {
       tag = strings_.intern(line.substr(2, end - 1));
       line.remove_prefix(end + 2);
     }
-    if (line.size() < 2 || line[1] != ' ') return malformed(fmt::format("unknown record '{}'", Tokens(line).next()));
+    if (line.size() < 2 || line[1] != ' ') return malformed(fmt::format("unknown record '{}'", excerpt(Tokens(line).next())));
     const char op = line[0];
     if (pending_ != kNil && op != '>') {
       pending_ = kNil;
@@ -123,9 +123,9 @@ class MtraceReader final : public TraceReader {
     if (op == '+' || op == '>' || op == '!') {
       if (!number(t.next(), "size", size, p)) return p;
     } else if (op != '-' && op != '<') {
-      return malformed(fmt::format("unknown record '{}'", op));
+      return malformed(fmt::format("unknown record '{}'", excerpt(op)));
     }
-    if (!t.done()) return malformed(fmt::format("unexpected '{}' at the end of the record", t.rest()));
+    if (!t.done()) return malformed(fmt::format("unexpected '{}' at the end of the record", excerpt(t.rest())));
     switch (op) {
       case '+':
         if (ptr == kNil) {  // the allocation failed

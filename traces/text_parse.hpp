@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace heaplay {
@@ -52,6 +53,28 @@ inline constexpr std::array<uint8_t, 256> kHexValue = [] {
   for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<uint8_t>(c - 'A' + 10);
   return t;
 }();
+
+// excerpt(s): s as it may be quoted in a message: printable ASCII as is, any other byte
+// as \xNN, and at most kQuoteBytes bytes of s (then "..."), so that a binary
+// file cannot put control characters or megabytes into a terminal.
+inline constexpr size_t kQuoteBytes = 40;
+inline std::string excerpt(std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < kQuoteBytes; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  if (s.size() > kQuoteBytes) out += "...";
+  return out;
+}
+inline std::string excerpt(char c) { return excerpt(std::string_view(&c, 1)); }
 
 inline bool is_blank(char c) { return c == ' ' || c == '\t'; }
 

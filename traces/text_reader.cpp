@@ -63,7 +63,7 @@ class TextReader final : public TraceReader {
     switch (parse_u64(tok, out)) {
       case NumError::None: return true;
       case NumError::Empty: p = malformed(fmt::format("missing {}", what)); return false;
-      case NumError::NotANumber: p = malformed(fmt::format("bad {} '{}'", what, tok)); return false;
+      case NumError::NotANumber: p = malformed(fmt::format("bad {} '{}'", what, excerpt(tok))); return false;
       case NumError::Overflow:
         p = Problem{Anomaly::Overflow, fmt::format("{} {} overflows 64 bits", what, tok)};
         return false;
@@ -105,7 +105,7 @@ class TextReader final : public TraceReader {
       return {};
     }
     if (i + 1 < line.size() && !is_blank(line[i + 1]))
-      return malformed(fmt::format("unknown record '{}'", Tokens(line.substr(i)).next()));
+      return malformed(fmt::format("unknown record '{}'", excerpt(Tokens(line.substr(i)).next())));
     char rec = line[i];
     Tokens t(line.substr(i + 1));
     Problem p;
@@ -128,7 +128,7 @@ class TextReader final : public TraceReader {
             if (!dw.empty() && dw != "-") {
               e.domain = domain_word(dw);
               if (e.domain == Domain::None)
-                return malformed(fmt::format("bad domain '{}' (raw, mem or obj)", dw));
+                return malformed(fmt::format("bad domain '{}' (raw, mem or obj)", excerpt(dw)));
             }
           }
         }
@@ -140,7 +140,7 @@ class TextReader final : public TraceReader {
         if (!number(id_tok, "ID", id, p) || !number(t.next(), "size", e.size, p)) return p;
         std::string_view w = t.next();
         if (w.empty() || w == "-") return malformed("an object needs a TYPE");
-        if (domain_word(w) != Domain::None) return malformed(fmt::format("'{}' is a domain, not a type", w));
+        if (domain_word(w) != Domain::None) return malformed(fmt::format("'{}' is a domain, not a type", excerpt(w)));
         e.str = strings_.intern(w);
         break;
       }
@@ -150,7 +150,7 @@ class TextReader final : public TraceReader {
         if (!resolve(id_tok, "ID", e.slot, p)) return p;
         std::string_view w = t.next();
         if (w == "gc") e.flags = kFlagGc;
-        else if (!w.empty()) return malformed(fmt::format("unexpected '{}' after f ID (only 'gc')", w));
+        else if (!w.empty()) return malformed(fmt::format("unexpected '{}' after f ID (only 'gc')", excerpt(w)));
         break;
       }
       case 'r':
@@ -190,9 +190,9 @@ class TextReader final : public TraceReader {
         return apply(e, id, batch, {});  // the label is the whole rest of the line
       }
       default:
-        return malformed(fmt::format("unknown record '{}'", rec));
+        return malformed(fmt::format("unknown record '{}'", excerpt(rec)));
     }
-    if (!t.done()) return malformed(fmt::format("unexpected '{}' at the end of the record", t.rest()));
+    if (!t.done()) return malformed(fmt::format("unexpected '{}' at the end of the record", excerpt(t.rest())));
     return apply(e, id, batch, id_tok);
   }
 
