@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -12,6 +13,7 @@
 #include "reports/stats.hpp"
 #include "traces/atomic_file.hpp"
 #include "traces/error.hpp"
+#include "traces/pipeline.hpp"
 #include "traces/synth_pylike.hpp"
 #include "traces/trace_io.hpp"
 
@@ -33,9 +35,15 @@ void write_stdout(const std::string& s) {
 int run_stats(const Options& o) {
   // Open the trace; its format comes from its content.
   auto reader = open_trace(o.input, read_options(o));
-  // One streaming pass, no allocator model.
+  // One streaming pass, no allocator model; counting overlaps reading when it can.
   StatsConsumer stats;
-  reader->read(stats);
+  unsigned threads = o.threads ? o.threads : std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+  if (threads == 2) {
+    PipelinedConsumer pipe(stats);
+    reader->read(pipe);
+  } else {
+    reader->read(stats);
+  }
   // Render the finished model.
   write_stdout(render_stats(stats.finish(), parse_format(o.format)));
   return 0;

@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   stats->add_option("--format", o.format, "Output format")
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->default_val("table");
+  stats->add_option("--threads", o.threads,
+                    "1: read and count on one thread; 2: on two (default where there are two cores)")
+      ->check(CLI::Range(1u, 2u));
 
   auto* convert = app.add_subcommand("convert", "Convert between text and native binary traces");
   add_read_options(convert, o);

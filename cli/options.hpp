@@ -19,6 +19,7 @@ struct Options {
 
   // stats
   std::string format = "table";  // table | csv | json
+  unsigned threads = 0;          // 0: 2 where the machine has two cores, else 1
 
   // convert, synth
   std::string output;

@@ -171,6 +171,11 @@ void StatsConsumer::events(std::span<const Event> batch) {
 
 void StatsConsumer::end(const TraceInfo& info, const ReadSummary& summary) {
   metadata_ = info.metadata.items();
+  // The reader, and its string table, may be gone by the time finish() runs.
+  type_names_.clear();
+  for (uint32_t id = 0; strings_ && id < types_.size() && id < strings_->size(); ++id)
+    type_names_.emplace_back(strings_->at(StringId{id}));
+  strings_ = nullptr;
   truncated_ = summary.truncated;
   anomalies_ = summary.anomalies;
 #if HEAPLAY_CHECKS
@@ -226,7 +231,8 @@ TraceStats StatsConsumer::finish() const {
   s.lifetime_histogram = histogram(life_hist_);
   s.never_freed = live_blocks_;
 
-  // Types: names resolved now, since the table grew while reading.
+  // Types: names resolved now (or at end(), when the table was last alive),
+  // since the table grew while reading.
   struct Ranked {
     TypeStats row;
     uint32_t id;
@@ -237,6 +243,7 @@ TraceStats StatsConsumer::finish() const {
     if (!a.allocs && !a.frees) continue;  // ids of labels, or types not seen
     std::string name;
     if (id == 0) name = "-";
+    else if (id < type_names_.size()) name = type_names_[id];
     else if (strings_ && id < strings_->size()) name = std::string(strings_->at(StringId{id}));
     else name.append("#").append(std::to_string(id));  // no table given (hand-built streams)
     ranked.push_back({TypeStats{std::move(name), a.allocs, a.bytes, a.frees, a.allocs - a.frees,

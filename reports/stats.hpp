@@ -96,8 +96,9 @@ class StatsConsumer : public EventConsumer {
   void events(std::span<const Event> batch) override;
   void end(const TraceInfo& info, const ReadSummary& summary) override;
 
-  // The figures so far (complete after end()). Type names are resolved here,
-  // since the string table grows while reading. May be called more than once.
+  // The figures so far (complete after end()). Type names are taken from the
+  // string table at end() (it grows while reading, and its reader may be gone
+  // by now); before end(), from the live table. May be called more than once.
   TraceStats finish() const;
 
   // events() throws Error (exit 2) when a byte total would pass 2^64 or the
@@ -163,6 +164,7 @@ class StatsConsumer : public EventConsumer {
   bool truncated_ = false;
   Anomalies anomalies_;
   std::vector<std::pair<std::string, std::string>> metadata_;
+  std::vector<std::string> type_names_;  // by StringId, copied at end()
 };
 
 // Renders stats in the given format; the text always ends with a newline.

@@ -1,0 +1,68 @@
+// pipeline.hpp: runs a consumer on a thread of its own, so that reading
+// (decompressing, decoding, validating) and consuming (stats, writing,
+// later replay) overlap on two cores.
+//
+// events() copies each batch into one of a few large buffers and returns at
+// once; a worker thread hands the full buffers to the inner consumer, in
+// order. begin() runs the inner consumer's begin() on the caller's thread,
+// before any event. end() waits until the worker has consumed every event,
+// then runs the inner consumer's end() on the caller's thread, so metadata and
+// summaries are never read while the reader still writes them. An exception
+// thrown by the inner consumer on the worker reaches the caller at its next
+// events() or end(), as if it had been thrown there.
+//
+// The inner consumer may read the trace's StringTable during events(): the
+// table is safe to read while the reader grows it (string_table.hpp).
+//
+// Memory: buffers x buffer_events x 32 bytes (4 x 64Ki events = 8 MiB).
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "traces/consumer.hpp"
+
+namespace heaplay {
+
+class PipelinedConsumer final : public EventConsumer {
+ public:
+  explicit PipelinedConsumer(EventConsumer& inner, size_t buffer_events = size_t{1} << 16,
+                             size_t buffers = 4);
+  // Stops the worker; events not yet consumed are dropped (an error unwound the reader).
+  ~PipelinedConsumer() override;
+  PipelinedConsumer(const PipelinedConsumer&) = delete;
+  PipelinedConsumer& operator=(const PipelinedConsumer&) = delete;
+
+  void begin(const TraceInfo& info) override;
+  void events(std::span<const Event> batch) override;
+  void end(const TraceInfo& info, const ReadSummary& summary) override;
+
+ private:
+  struct Buffer {
+    std::vector<Event> events;
+    size_t n = 0;
+  };
+  void work();            // the worker thread's loop
+  void hand_over();       // the filling buffer to the worker; takes a free one
+  void stop_worker();     // no more buffers; wait for the worker
+  void rethrow_error();   // the worker's exception, if any, on this thread
+
+  EventConsumer& inner_;
+  std::vector<Buffer> buffers_;
+  Buffer* filling_ = nullptr;
+
+  std::mutex mu_;
+  std::condition_variable work_ready_, buffer_free_;
+  std::deque<Buffer*> full_, free_;  // guarded by mu_
+  bool closing_ = false;             // no more full buffers will come
+  bool abandon_ = false;             // drop what is queued (destroyed early)
+  std::exception_ptr error_;         // the inner consumer's exception
+  std::thread worker_;
+};
+
+}  // namespace heaplay
