@@ -33,11 +33,15 @@ void write_stdout(const std::string& s) {
 }
 
 int run_stats(const Options& o) {
-  // Open the trace; its format comes from its content.
-  auto reader = open_trace(o.input, read_options(o));
-  // One streaming pass, no allocator model; counting overlaps reading when it can.
-  StatsConsumer stats;
+  // Two threads where there are two cores: reading and counting overlap, and
+  // native frames are inflated ahead of decoding.
   unsigned threads = o.threads ? o.threads : std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+  ReadOptions r = read_options(o);
+  r.prefetch = threads == 2;
+  // Open the trace; its format comes from its content.
+  auto reader = open_trace(o.input, r);
+  // One streaming pass, no allocator model.
+  StatsConsumer stats;
   if (threads == 2) {
     PipelinedConsumer pipe(stats);
     reader->read(pipe);

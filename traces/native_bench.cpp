@@ -3,7 +3,9 @@
 //   BM_PylikeSynth   the synthetic Python-like source alone (records/s)
 //   BM_NativeEncode  events already in memory -> a committed *.heaplay file
 //   BM_NativeDecode  a *.heaplay file -> a consumer that only counts
-//                    (/1: the objects workload, /0: blocks only)
+//                    (first arg 1: the objects workload, 0: blocks only;
+//                    second arg 1: frames inflated ahead on a second thread
+//                    (ReadOptions::prefetch), 0: everything on one core)
 //
 // items_per_second counts records (Death events excluded, as in ReadSummary).
 // The workload is make_pylike_source(HEAPLAY_BENCH_EVENTS, seed 1), default
@@ -96,13 +98,15 @@ void BM_NativeEncode(benchmark::State& state) {
   state.counters["events"] = static_cast<double>(src.records());
 }
 
-// Arg: 1 = the objects workload, 0 = blocks only (no reference counting work).
+// Args: objects (1) or blocks only (0); prefetch thread (1) or one core (0).
 void BM_NativeDecode(benchmark::State& state) {
   const std::string& path = native_file(state.range(0) != 0);
+  ReadOptions options;
+  options.prefetch = state.range(1) != 0;
   uint64_t records = 0;
   for (auto _ : state) {
     testing::CountingConsumer c;
-    ReadSummary s = open_native_trace(path, {})->read(c);
+    ReadSummary s = open_native_trace(path, options)->read(c);
     records = s.events;
   }
   double bytes = static_cast<double>(std::filesystem::file_size(path));
@@ -113,7 +117,13 @@ void BM_NativeDecode(benchmark::State& state) {
 
 BENCHMARK(BM_PylikeSynth)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_NativeEncode)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK(BM_NativeDecode)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_NativeDecode)
+    ->Args({1, 0})
+    ->Args({0, 0})
+    ->Args({1, 1})
+    ->Args({0, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 
 }  // namespace
 }  // namespace heaplay

@@ -14,8 +14,14 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <array>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -69,6 +75,7 @@ class Buffer {
     }
     return data_.get();
   }
+  const uint8_t* data() const { return data_.get(); }
 
  private:
   std::unique_ptr<uint8_t[]> data_;
@@ -83,6 +90,18 @@ struct BlockHeader {
 };
 
 enum class BlockRead { Ok, Eof, Cut };
+
+// One block as read and, for an event frame, decompressed: the part of
+// reading that may run ahead of decoding, on a thread of its own.
+struct Unpacked {
+  uint64_t at = 0;  // file offset of the block
+  BlockRead status = BlockRead::Eof;
+  BlockHeader h;
+  Buffer payload, content;    // content: an event frame's decompressed bytes
+  uint64_t content_size = 0;  // bytes of content, before the read-ahead padding
+  bool trailing_data = false; // End: bytes follow the end block
+  std::exception_ptr error;   // reading failed at this block; nothing follows
+};
 
 // How many values each opcode takes from the slots and sizes streams (packed
 // as slots | sizes << 32) and from strs and times (strs | times << 32).
@@ -124,6 +143,87 @@ struct DctxDeleter {
   void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
 };
 
+// Blocks in file order, unpacked (read, checked, inflated) either inline or by
+// a prefetch thread that runs up to kDepth - 1 blocks ahead of the decoder.
+// Frames are independent zstd frames, so inflating the next ones while the
+// current one is decoded only needs the ring below; the decoder then spends
+// its core on decoding alone.
+class BlockPipe {
+ public:
+  using Unpack = std::function<void(Unpacked&, uint64_t frame)>;
+  BlockPipe(Unpack unpack, bool thread) : unpack_(std::move(unpack)) {
+    if (thread) producer_ = std::thread([this] { produce(); });
+  }
+  ~BlockPipe() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    space_.notify_one();
+    if (producer_.joinable()) producer_.join();
+  }
+  BlockPipe(const BlockPipe&) = delete;
+  BlockPipe& operator=(const BlockPipe&) = delete;
+
+  // The next block; valid until the next call. No block follows one that is
+  // last() (an error, the end of the data, or the end block).
+  Unpacked& next() {
+    if (!producer_.joinable()) {
+      Unpacked& u = ring_[0];
+      unpack_(u, frames_);
+      frames_ += is_frame(u);
+      return u;
+    }
+    std::unique_lock lock(mu_);
+    if (held_) {
+      held_ = false;
+      space_.notify_one();
+    }
+    ready_cv_.wait(lock, [this] { return ready_ > 0; });
+    Unpacked& u = ring_[head_];
+    head_ = (head_ + 1) % kDepth;
+    --ready_;
+    held_ = true;
+    return u;
+  }
+
+ private:
+  static constexpr size_t kDepth = 4;
+  static bool is_frame(const Unpacked& u) {
+    return !u.error && u.status == BlockRead::Ok && u.h.type == static_cast<uint8_t>(BlockType::Events);
+  }
+  static bool last(const Unpacked& u) {
+    return u.error || u.status != BlockRead::Ok || u.h.type == static_cast<uint8_t>(BlockType::End);
+  }
+  void produce() {
+    for (size_t tail = 0;; tail = (tail + 1) % kDepth) {
+      {
+        std::unique_lock lock(mu_);
+        space_.wait(lock, [this] { return stop_ || ready_ + held_ < kDepth; });
+        if (stop_) return;
+      }
+      Unpacked& u = ring_[tail];  // neither held by the decoder nor waiting for it
+      unpack_(u, frames_);
+      frames_ += is_frame(u);
+      {
+        std::lock_guard lock(mu_);
+        ++ready_;
+      }
+      ready_cv_.notify_one();
+      if (last(u)) return;
+    }
+  }
+
+  Unpack unpack_;
+  std::array<Unpacked, kDepth> ring_;
+  uint64_t frames_ = 0;  // event frames unpacked (the producer's count)
+  std::thread producer_;
+  std::mutex mu_;
+  std::condition_variable ready_cv_, space_;
+  size_t head_ = 0, ready_ = 0;  // guarded by mu_
+  bool held_ = false, stop_ = false;
+};
+
 class NativeReader final : public TraceReader {
  public:
   NativeReader(const std::string& path, const ReadOptions& options) : options_(options) {
@@ -142,10 +242,15 @@ class NativeReader final : public TraceReader {
     throw Error(fmt::format("{}: byte {}: {}", info_.path, at, what));
   }
   void read_prologue(Input& in);
-  BlockRead read_block(Input& in, uint64_t at, BlockHeader& h);
+  BlockRead read_block(Input& in, uint64_t at, BlockHeader& h, Buffer& payload);
+  // Reads the next block into u (and inflates an event frame, the frame-th);
+  // never throws: a failure is stored in u.error. Runs on the prefetch thread
+  // when there is one, so it touches nothing but in, u and dctx_.
+  void unpack(Input& in, Unpacked& u, uint64_t frame);
+  void inflate_frame_v1(Unpacked& u, uint64_t frame);
   void read_metadata(uint64_t at, const BlockHeader& h);
-  void read_end(Input& in, uint64_t at, const BlockHeader& h);
-  void decode_frame_v1(uint64_t at, const BlockHeader& h, EventBatch& batch, ReadSummary& s);
+  void read_end(const Unpacked& u);
+  void decode_frame_v1(const Unpacked& u, EventBatch& batch, ReadSummary& s);
   [[gnu::noinline]] uint32_t decode_events_v1(uint64_t at, uint32_t count, const uint8_t* const* stream,
                                               EventBatch& batch, ReadSummary& s);
   [[gnu::noinline, gnu::cold]] void problem(uint64_t at, uint32_t k, const Event& e, Anomaly a, ReadSummary& s);
@@ -155,7 +260,7 @@ class NativeReader final : public TraceReader {
   StringTable strings_;
   uint32_t version_ = 0;
   std::unique_ptr<ZSTD_DCtx, DctxDeleter> dctx_{ZSTD_createDCtx()};
-  Buffer payload_, content_;
+  Buffer header_payload_;  // the header block's, read by the constructor
   // Per read():
   std::unique_ptr<Lifetimes> lifetimes_;
   std::vector<StringId> file_strings_;  // file string id -> strings_ id
@@ -181,7 +286,7 @@ void NativeReader::read_prologue(Input& in) {
   info_.format_version = version;
 
   BlockHeader h;
-  if (read_block(in, kFirstBlockOffset, h) != BlockRead::Ok)
+  if (read_block(in, kFirstBlockOffset, h, header_payload_) != BlockRead::Ok)
     fail(kFirstBlockOffset, fmt::format("file ends inside the header block ({})", kNothingReadable));
   if (h.type != static_cast<uint8_t>(BlockType::Header))
     fail(kFirstBlockOffset, fmt::format("expected the header block, found block type 0x{:02x}", h.type));
@@ -189,7 +294,7 @@ void NativeReader::read_prologue(Input& in) {
   read_metadata(kFirstBlockOffset, h);
 }
 
-BlockRead NativeReader::read_block(Input& in, uint64_t at, BlockHeader& h) {
+BlockRead NativeReader::read_block(Input& in, uint64_t at, BlockHeader& h, Buffer& payload) {
   unsigned char hb[kBlockHeaderBytes];
   size_t n = in.read(hb, sizeof hb);
   if (n == 0) return BlockRead::Eof;
@@ -212,7 +317,7 @@ BlockRead NativeReader::read_block(Input& in, uint64_t at, BlockHeader& h) {
     fail(at, fmt::format("block flags 0x{:02x}{:02x}{:02x} are not zero", hb[1], hb[2], hb[3]));
   if (h.length > kMaxPayloadBytes)
     fail(at, fmt::format("block payload of {} bytes is larger than the limit of {}", h.length, kMaxPayloadBytes));
-  uint8_t* p = payload_.get(h.length);
+  uint8_t* p = payload.get(h.length);
   if (in.read(p, h.length) < h.length) return BlockRead::Cut;
   h.payload = p;
   if (h.type != static_cast<uint8_t>(BlockType::Events) && crc32_of(p, h.length) != payload_crc)
@@ -240,13 +345,34 @@ void NativeReader::read_metadata(uint64_t at, const BlockHeader& h) {
   if (!r.ok() || !r.at_end()) fail(at, "malformed metadata block");
 }
 
-void NativeReader::read_end(Input& in, uint64_t at, const BlockHeader& h) {
+void NativeReader::read_end(const Unpacked& u) {
+  const BlockHeader& h = u.h;
+  uint64_t at = u.at;
   if (h.length != 8 || h.count != 0) fail(at, "malformed end block");
   uint64_t total = uint64_t{get_u32(h.payload)} | uint64_t{get_u32(h.payload + 4)} << 32;
   if (total != records_)
     fail(at, fmt::format("the end block counts {} events but the file holds {}", total, records_));
-  char c;
-  if (in.read(&c, 1) != 0) fail(at + kBlockHeaderBytes + 8, "data after the end block");
+  if (u.trailing_data) fail(at + kBlockHeaderBytes + 8, "data after the end block");
+}
+
+void NativeReader::unpack(Input& in, Unpacked& u, uint64_t frame) {
+  u.error = nullptr;
+  u.trailing_data = false;
+  u.at = in.offset();
+  try {
+    u.status = read_block(in, u.at, u.h, u.payload);
+    if (u.status != BlockRead::Ok) return;
+    if (u.h.type == static_cast<uint8_t>(BlockType::Events)) {
+      // One decoder per format version (older ones stay here when the format moves on).
+      if (version_ == 1) inflate_frame_v1(u, frame);
+      else fail(u.at, fmt::format("no event decoder for format version {}", version_));
+    } else if (u.h.type == static_cast<uint8_t>(BlockType::End)) {
+      char c;
+      u.trailing_data = in.read(&c, 1) != 0;
+    }
+  } catch (...) {
+    u.error = std::current_exception();
+  }
 }
 
 ReadSummary NativeReader::read(EventConsumer& consumer) {
@@ -261,30 +387,30 @@ ReadSummary NativeReader::read(EventConsumer& consumer) {
   ReadSummary s;
   EventBatch batch(consumer, options_.batch_events);
   consumer.begin(info_);
+  // Destroyed (its thread joined) before in, which it reads.
+  BlockPipe blocks([&](Unpacked& u, uint64_t frame) { unpack(in, u, frame); }, options_.prefetch);
   for (bool complete = false; !complete;) {
-    uint64_t at = in.offset();
-    BlockHeader h;
-    if (BlockRead r = read_block(in, at, h); r != BlockRead::Ok) {
+    const Unpacked& u = blocks.next();
+    if (u.error) std::rethrow_exception(u.error);
+    if (u.status != BlockRead::Ok) {
       s.truncated = true;
-      s.truncated_at = at;
+      s.truncated_at = u.at;
       break;
     }
-    switch (static_cast<BlockType>(h.type)) {
+    switch (static_cast<BlockType>(u.h.type)) {
       case BlockType::Events:
-        // One decoder per format version (older ones stay here when the format moves on).
-        if (version_ == 1) decode_frame_v1(at, h, batch, s);
-        else fail(at, fmt::format("no event decoder for format version {}", version_));
+        decode_frame_v1(u, batch, s);
         ++frames_;
         break;
       case BlockType::Metadata:
-        read_metadata(at, h);
+        read_metadata(u.at, u.h);
         break;
       case BlockType::End:
-        read_end(in, at, h);
+        read_end(u);
         complete = true;
         break;
       case BlockType::Header:
-        fail(at, "a second header block");
+        fail(u.at, "a second header block");
     }
   }
   batch.flush();
@@ -318,9 +444,11 @@ void NativeReader::problem(uint64_t at, uint32_t k, const Event& e, Anomaly a, R
   if (s.anomalies.total() <= options_.max_warnings) spdlog::warn("{} (dropped)", msg);
 }
 
-void NativeReader::decode_frame_v1(uint64_t at, const BlockHeader& h, EventBatch& batch, ReadSummary& s) {
+void NativeReader::inflate_frame_v1(Unpacked& u, uint64_t frame) {
+  const BlockHeader& h = u.h;
+  uint64_t at = u.at;
   auto frame_fail = [&](std::string_view what) {
-    fail(at, fmt::format("corrupt event frame {}: {}", frames_, what));
+    fail(at, fmt::format("corrupt event frame {}: {}", frame, what));
   };
   if (h.count > kMaxFrameEvents)
     fail(at, fmt::format("event frame of {} events is more than the limit of {}", h.count, kMaxFrameEvents));
@@ -336,11 +464,22 @@ void NativeReader::decode_frame_v1(uint64_t at, const BlockHeader& h, EventBatch
   size_t whole = ZSTD_findFrameCompressedSize(zp, zn);
   if (ZSTD_isError(whole) || whole != zn) frame_fail("payload is not exactly one zstd frame");
   if (!(zp[4] & 0x04)) frame_fail("zstd frame without a content checksum");  // Frame_Header_Descriptor bit 2
-  uint8_t* content = content_.get(size + kVarintReadAhead);  // see next_varint()
+  uint8_t* content = u.content.get(size + kVarintReadAhead);  // see next_varint()
   std::memset(content + size, 0, kVarintReadAhead);           // read, never used: defined anyway
   size_t got = ZSTD_decompressDCtx(dctx_.get(), content, size, zp, zn);
   if (ZSTD_isError(got)) frame_fail(ZSTD_getErrorName(got));
   if (got != size) frame_fail("content shorter than its recorded size");
+  u.content_size = size;
+}
+
+void NativeReader::decode_frame_v1(const Unpacked& u, EventBatch& batch, ReadSummary& s) {
+  const BlockHeader& h = u.h;
+  uint64_t at = u.at;
+  auto frame_fail = [&](std::string_view what) {
+    fail(at, fmt::format("corrupt event frame {}: {}", frames_, what));
+  };
+  const uint8_t* content = u.content.data();
+  const uint64_t size = u.content_size;
 
   // Strings first used in this frame, then the stream lengths.
   VarintReader r(content, content + size);

@@ -34,10 +34,12 @@ HEAPLAY_BENCH_EVENTS=20000000 "$build/tests/native_bench" --benchmark_filter=Dec
 HEAPLAY_BENCH_EVENTS=5000000 "$build/tests/text_bench" --benchmark_repetitions=3 \
   --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median"
 
-echo "== heaplay stats, whole process, 100M records (hyperfine medians)"
+echo "== heaplay stats, whole process, 100M records, one and two threads (hyperfine medians)"
 hyperfine -N -w 1 -r 5 --export-json "$dir/stats.json" \
-  "$heaplay stats $dir/p100.heaplay --format json" \
-  "$heaplay stats $dir/b100.heaplay --format json" >/dev/null
+  "$heaplay stats $dir/p100.heaplay --format json --threads 1" \
+  "$heaplay stats $dir/p100.heaplay --format json --threads 2" \
+  "$heaplay stats $dir/b100.heaplay --format json --threads 1" \
+  "$heaplay stats $dir/b100.heaplay --format json --threads 2" >/dev/null
 python3 - "$dir/stats.json" <<'PY'
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:

@@ -1,0 +1,89 @@
+// native_prefetch_test.cpp: reading native files with frames inflated ahead on
+// a second thread gives exactly what reading them on one thread gives: the
+// same events, the same truncation, the same errors at the same bytes.
+#include <gtest/gtest.h>
+
+#include "tests/test_util.hpp"
+#include "traces/error.hpp"
+#include "traces/synth_pylike.hpp"
+#include "traces/trace_io.hpp"
+
+namespace heaplay {
+namespace {
+
+using testing::CollectingConsumer;
+
+std::string small_multiframe_file() {
+  std::string path = testing::temp_path("pf.heaplay");
+  WriteOptions w;
+  w.frame_events = 300;
+  auto writer = make_writer(path, OutputFormat::Native, w);
+  make_pylike_source(2000, 4)->read(*writer);
+  writer->commit();
+  return path;
+}
+
+// What reading path gives: its events, or its error message.
+struct Outcome {
+  std::vector<Event> events;
+  ReadSummary summary;
+  std::string error;
+};
+
+Outcome read(const std::string& path, bool prefetch) {
+  ReadOptions o;
+  o.prefetch = prefetch;
+  Outcome out;
+  CollectingConsumer c;
+  try {
+    open_trace(path, o)->read(c);
+  } catch (const Error& e) {
+    out.error = e.what();
+  }
+  out.events = std::move(c.all);
+  out.summary = c.summary;
+  return out;
+}
+
+void expect_same(const Outcome& a, const Outcome& b, const std::string& what) {
+  ASSERT_EQ(a.error, b.error) << what;
+  ASSERT_EQ(a.events.size(), b.events.size()) << what;
+  for (size_t i = 0; i < a.events.size(); ++i) ASSERT_TRUE(testing::same_event(a.events[i], b.events[i])) << what;
+  EXPECT_EQ(a.summary.events, b.summary.events) << what;
+  EXPECT_EQ(a.summary.truncated, b.summary.truncated) << what;
+  EXPECT_EQ(a.summary.truncated_at, b.summary.truncated_at) << what;
+}
+
+TEST(NativePrefetch, WholeFileIsTheSame) {
+  std::string path = small_multiframe_file();
+  Outcome one = read(path, false), two = read(path, true);
+  EXPECT_EQ(one.summary.events, 2000u);
+  EXPECT_TRUE(one.error.empty());
+  expect_same(one, two, "whole file");
+}
+
+TEST(NativePrefetch, CutAtEveryByteIsTheSame) {
+  std::string whole = testing::read_file(small_multiframe_file());
+  std::string path = testing::temp_path("cut.heaplay");
+  for (size_t cut = 0; cut <= whole.size(); ++cut) {
+    testing::write_file(path, std::string_view(whole).substr(0, cut));
+    if (cut < 16) continue;  // not a native file yet: open_trace reads it as text
+    expect_same(read(path, false), read(path, true), "cut at " + std::to_string(cut));
+  }
+}
+
+TEST(NativePrefetch, EveryCorruptByteIsTheSame) {
+  std::string whole = testing::read_file(small_multiframe_file());
+  std::string path = testing::temp_path("bad.heaplay");
+  for (size_t at = 16; at < whole.size(); at += 7) {
+    std::string bad = whole;
+    bad[at] = static_cast<char>(bad[at] ^ 0x41);
+    testing::write_file(path, bad);
+    Outcome one = read(path, false);
+    EXPECT_FALSE(one.error.empty()) << "flipped byte " << at;
+    expect_same(one, read(path, true), "flipped byte " + std::to_string(at));
+  }
+}
+
+}  // namespace
+}  // namespace heaplay
