@@ -31,6 +31,10 @@ std::unique_ptr<ByteSource> open_file_source(const std::string& path);
 // as is. compression receives "zstd", "gzip" or "".
 std::unique_ptr<ByteSource> open_decoded_source(const std::string& path, std::string* compression);
 
+// Wraps inner so that it is read (and decompressed) ahead on a thread of its
+// own (read_ahead.cpp). Same bytes, errors and truncation as inner.
+std::unique_ptr<ByteSource> make_read_ahead_source(std::unique_ptr<ByteSource> inner);
+
 // Reads up to n bytes from the start of path (format detection). Throws like open_file_source.
 size_t peek_file(const std::string& path, unsigned char* buf, size_t n);
 

@@ -50,6 +50,8 @@ std::unique_ptr<TraceReader> open_trace(const std::string& path, const ReadOptio
   TraceInfo info;
   info.path = path;
   auto source = open_decoded_source(path, &info.compression);
+  // Decompression may overlap parsing; a plain file has the kernel's read-ahead.
+  if (options.prefetch && !info.compression.empty()) source = make_read_ahead_source(std::move(source));
   std::string prefix(kSniffBytes, '\0');
   size_t got = 0;
   while (got < prefix.size() && std::memchr(prefix.data(), '\n', got) == nullptr) {

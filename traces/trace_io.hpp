@@ -16,7 +16,7 @@ struct ReadOptions {
   bool lenient = false;       // count per-event problems instead of stopping
   size_t batch_events = 2048; // events per consumer call
   size_t max_warnings = 10;   // lenient: problems logged one by one before going quiet
-  bool prefetch = false;      // native: read and inflate frames ahead on a second thread
+  bool prefetch = false;      // read and decompress ahead on a second thread (native, .zst, .gz)
 };
 
 class TraceReader {

@@ -1,6 +1,7 @@
-// native_prefetch_test.cpp: reading native files with frames inflated ahead on
-// a second thread gives exactly what reading them on one thread gives: the
-// same events, the same truncation, the same errors at the same bytes.
+// prefetch_test.cpp: reading with ReadOptions::prefetch (native frames
+// inflated, compressed text decompressed, ahead on a second thread) gives
+// exactly what reading on one thread gives: the same events, the same
+// truncation, the same errors at the same bytes.
 #include <gtest/gtest.h>
 
 #include "tests/test_util.hpp"
@@ -82,6 +83,43 @@ TEST(NativePrefetch, EveryCorruptByteIsTheSame) {
     Outcome one = read(path, false);
     EXPECT_FALSE(one.error.empty()) << "flipped byte " << at;
     expect_same(one, read(path, true), "flipped byte " + std::to_string(at));
+  }
+}
+
+// A compressed text trace of the pylike workload, big enough for several
+// 1 MiB read-ahead chunks.
+std::string compressed_text(OutputFormat format, const char* name) {
+  std::string path = testing::temp_path(name);
+  auto writer = make_writer(path, format);
+  make_pylike_source(400'000, 6)->read(*writer);
+  writer->commit();
+  return path;
+}
+
+TEST(ReadAhead, CompressedTextWholeCutAndCorruptIsTheSame) {
+  for (auto [format, name] : {std::pair{OutputFormat::TextZstd, "ra.trace.zst"},
+                              std::pair{OutputFormat::TextGzip, "ra.trace.gz"}}) {
+    std::string whole = testing::read_file(compressed_text(format, name));
+    std::string path = testing::temp_path(std::string("x-") + name);
+    testing::write_file(path, whole);
+    Outcome one = read(path, false);
+    EXPECT_TRUE(one.error.empty()) << one.error;
+    EXPECT_EQ(one.summary.events, 400'000u);
+    expect_same(one, read(path, true), std::string(name) + " whole");
+    for (size_t cut : {size_t{100}, whole.size() / 5, whole.size() / 2, whole.size() - 3}) {
+      testing::write_file(path, std::string_view(whole).substr(0, cut));
+      Outcome a = read(path, false);
+      EXPECT_TRUE(a.summary.truncated) << name << " cut at " << cut;
+      expect_same(a, read(path, true), std::string(name) + " cut at " + std::to_string(cut));
+    }
+    for (size_t at : {whole.size() / 3, whole.size() * 2 / 3}) {
+      std::string bad = whole;
+      for (size_t i = 0; i < 16; ++i) bad[at + i] = static_cast<char>(bad[at + i] ^ 0x5A);
+      testing::write_file(path, bad);
+      Outcome a = read(path, false);
+      EXPECT_FALSE(a.error.empty()) << name << " corrupt at " << at;
+      expect_same(a, read(path, true), std::string(name) + " corrupt at " + std::to_string(at));
+    }
   }
 }
 
