@@ -13,7 +13,7 @@ dir=${HEAPLAY_PERF_DIR:-/tmp/heaplay-perf}
 mkdir -p "$dir"
 
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEAPLAY_TESTS=ON >/dev/null
-cmake --build "$build" -j2 --target heaplay native_bench stats_bench text_bench >/dev/null
+cmake --build "$build" -j2 --target heaplay native_bench stats_bench text_bench ht_workload >/dev/null
 heaplay=$build/heaplay
 
 echo "== machine"
@@ -72,3 +72,26 @@ for f in s10.trace s100.trace s10.heaplay s100.heaplay p10.heaplay p100.heaplay;
     tr '\n' ' '
   python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(f\"(peak live blocks {d['peak_live_blocks']})\")" "$dir/out.json"
 done
+
+echo "== heaptrack: heaplay stats vs heaptrack_print (floor: zstd -dc), hyperfine medians"
+if command -v heaptrack >/dev/null; then
+  [ -f "$dir/ht_py.zst" ] || PYTHONMALLOC=malloc heaptrack -o "$dir/ht_py" /usr/bin/python3 tests/workloads/ht_big.py >/dev/null 2>&1
+  [ -f "$dir/ht_cpp.zst" ] || heaptrack -o "$dir/ht_cpp" "$build/tests/ht_workload" 4000 >/dev/null 2>&1
+  for f in ht_py ht_cpp; do
+    hyperfine -N -w 1 -r 7 --export-json "$dir/$f.json" "heaptrack_print $dir/$f.zst" \
+      "$heaplay stats $dir/$f.zst --threads 2" "$heaplay stats $dir/$f.zst --threads 1" "zstd -dc $dir/$f.zst" >/dev/null
+    python3 - "$dir/$f.json" "$f" <<'PY'
+import json, sys
+m = {}
+for r in json.load(open(sys.argv[1]))["results"]:
+    c = r["command"]
+    m["two" if "threads 2" in c else "one" if "threads 1" in c else c.split()[0]] = r["median"]
+print(f"{sys.argv[2]}: heaptrack_print {m['heaptrack_print']*1e3:.1f} ms, heaplay {m['two']*1e3:.1f} ms "
+      f"(one thread {m['one']*1e3:.1f} ms), zstd -dc {m['zstd']*1e3:.1f} ms: "
+      f"print/heaplay {m['heaptrack_print']/m['two']:.2f}x (one thread {m['heaptrack_print']/m['one']:.2f}x), "
+      f"heaplay/zstd {m['two']/m['zstd']:.2f}x")
+PY
+  done
+else
+  echo "heaptrack is not installed (bash .ci/setup installs it)"
+fi
