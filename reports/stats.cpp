@@ -213,6 +213,12 @@ TraceStats StatsConsumer::finish() const {
   s.final_live_objects = live_objects_;
   s.allocated_bytes_total = allocated_total_;
   s.temporary = temporary_;
+  // heaptrack defines this figure for its own files, and heaplay reports it
+  // as heaptrack_print does; the reader counts it by heaptrack's rule
+  // (docs/metrics.md, "Temporary allocations").
+  if (format_ == format_name(TraceFormat::Heaptrack))
+    for (const auto& [key, value] : metadata_)
+      if (key == "heaptrack.temporary") s.temporary = std::stoull(value);
 
   s.truncated = truncated_;
   s.anomalies = anomalies_.total();
