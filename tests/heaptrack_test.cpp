@@ -258,24 +258,10 @@ std::string header(int file_version = 3) {
 }
 
 CollectingConsumer read_text(std::string_view content, bool lenient = false) {
-  std::string path = temp_path("h.txt");
-  write_file(path, content);
-  ReadOptions opt;
-  opt.lenient = lenient;
-  CollectingConsumer c;
-  open_trace(path, opt)->read(c);
-  return c;
+  return testing::read_content(content, lenient, "h.txt");
 }
 
-std::string error_of(std::string_view content) {
-  try {
-    read_text(content);
-  } catch (const Error& e) {
-    std::string m = e.what();
-    return m.substr(m.find(':') + 1);  // without the temporary path
-  }
-  return "(no error)";
-}
+std::string error_of(std::string_view content) { return testing::error_of_content(content, "h.txt"); }
 
 TEST(Heaptrack, FreesTheMostRecentLiveBlockOfTheInfo) {
   auto c = read_text(header() + "s 4 main\nt 1 0\ni 400000 1 1\na 10 1\na 20 1\n"
@@ -330,16 +316,16 @@ TEST(Heaptrack, OlderVersionsAndRawLines) {
 
 TEST(Heaptrack, BadInputIsAnErrorWithItsLine) {
   EXPECT_EQ(error_of(header() + "a 8 1\n- 0\n"),
-            "5: free of allocation info 0 (size 8) with no live block of it");
-  EXPECT_EQ(error_of(header() + "a 8 1\n+ 1\n"), "5: allocation info 1 is not defined (1 'a' records so far)");
-  EXPECT_EQ(error_of(header() + "a 8 1\n+ 0 x\n"), "5: bad trace 'x' (hex expected)");
-  EXPECT_EQ(error_of(header() + "q 1\n"), "4: unknown record 'q'");
-  EXPECT_EQ(error_of(header() + "X again\n"), "4: a second debuggee ('X') record");
-  EXPECT_EQ(error_of(header() + "s 99 short\n"), "4: 's' needs a hex LENGTH and that many bytes");
-  EXPECT_EQ(error_of(header() + "a 8 1\nm 1 -\n"), "5: 'm' record in an interpreted heaptrack file");
+            ":5: free of allocation info 0 (size 8) with no live block of it");
+  EXPECT_EQ(error_of(header() + "a 8 1\n+ 1\n"), ":5: allocation info 1 is not defined (1 'a' records so far)");
+  EXPECT_EQ(error_of(header() + "a 8 1\n+ 0 x\n"), ":5: bad trace 'x' (hex expected)");
+  EXPECT_EQ(error_of(header() + "q 1\n"), ":4: unknown record 'q'");
+  EXPECT_EQ(error_of(header() + "X again\n"), ":4: a second debuggee ('X') record");
+  EXPECT_EQ(error_of(header() + "s 99 short\n"), ":4: 's' needs a hex LENGTH and that many bytes");
+  EXPECT_EQ(error_of(header() + "a 8 1\nm 1 -\n"), ":5: 'm' record in an interpreted heaptrack file");
   EXPECT_EQ(error_of("v 10400 4\n"),
-            "1: heaptrack file format version 4 is newer than this reader knows (3); written by heaptrack 1.4.0");
-  EXPECT_EQ(error_of(header() + "c 5\nc 4\n"), "5: time stamp 4 ms is earlier than the previous one");
+            ":1: heaptrack file format version 4 is newer than this reader knows (3); written by heaptrack 1.4.0");
+  EXPECT_EQ(error_of(header() + "c 5\nc 4\n"), ":5: time stamp 4 ms is earlier than the previous one");
 }
 
 TEST(Heaptrack, LenientCountsAndSkips) {

@@ -124,24 +124,10 @@ TEST(MtraceRecorded, WorkloadMatchesItsPatternAndANaiveParse) {
 }
 
 CollectingConsumer read_log(std::string_view content, bool lenient = false) {
-  std::string path = temp_path("m.log");
-  write_file(path, content);
-  ReadOptions opt;
-  opt.lenient = lenient;
-  CollectingConsumer c;
-  open_trace(path, opt)->read(c);
-  return c;
+  return testing::read_content(content, lenient, "m.log");
 }
 
-std::string error_of(std::string_view content) {
-  try {
-    read_log(content);
-  } catch (const Error& e) {
-    std::string m = e.what();
-    return m.substr(m.find(':') + 1);
-  }
-  return "(no error)";
-}
+std::string error_of(std::string_view content) { return testing::error_of_content(content, "m.log"); }
 
 TEST(Mtrace, ReallocKeepsTheBlockAndFollowsThePointer) {
   auto c = read_log(
@@ -169,13 +155,13 @@ TEST(Mtrace, ReallocKeepsTheBlockAndFollowsThePointer) {
 
 TEST(Mtrace, BadInputIsAnErrorWithItsLine) {
   EXPECT_EQ(error_of("= Start\n@ ./p:[0x1] + 0x10 0x8\n@ ./p:[0x1] + 0x10 0x8\n"),
-            "3: pointer 0x10 is already live (allocated at line 2)");
-  EXPECT_EQ(error_of("= Start\n< 0x10\n- 0x10\n"), "3: a realloc's '<' line is not followed by its '>' line");
-  EXPECT_EQ(error_of("= Start\n> 0x10 0x5\n"), "2: a realloc's '>' line without its '<' line");
-  EXPECT_EQ(error_of("= Start\n+ 0x10 12\n"), "2: bad size '12' (0x... expected)");
-  EXPECT_EQ(error_of("= Start\n* 0x10\n"), "2: unknown record '*'");
-  EXPECT_EQ(error_of("= Start\n@ ./p:[0x1 + 0x10 0x8\n"), "2: '@ CALLER' without its closing '] '");
-  EXPECT_EQ(error_of("= Start\n+ 0x10 0x8 0x9\n"), "2: unexpected '0x9' at the end of the record");
+            ":3: pointer 0x10 is already live (allocated at line 2)");
+  EXPECT_EQ(error_of("= Start\n< 0x10\n- 0x10\n"), ":3: a realloc's '<' line is not followed by its '>' line");
+  EXPECT_EQ(error_of("= Start\n> 0x10 0x5\n"), ":2: a realloc's '>' line without its '<' line");
+  EXPECT_EQ(error_of("= Start\n+ 0x10 12\n"), ":2: bad size '12' (0x... expected)");
+  EXPECT_EQ(error_of("= Start\n* 0x10\n"), ":2: unknown record '*'");
+  EXPECT_EQ(error_of("= Start\n@ ./p:[0x1 + 0x10 0x8\n"), ":2: '@ CALLER' without its closing '] '");
+  EXPECT_EQ(error_of("= Start\n+ 0x10 0x8 0x9\n"), ":2: unexpected '0x9' at the end of the record");
 }
 
 TEST(Mtrace, LenientCountsAndSkips) {

@@ -9,6 +9,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "traces/error.hpp"
+#include "traces/trace_io.hpp"
+
 namespace heaplay::testing {
 
 namespace {
@@ -47,6 +50,32 @@ std::string read_file(const std::string& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+CollectingConsumer read_content(std::string_view content, bool lenient, std::string_view name,
+                                size_t batch_events) {
+  std::string path = temp_path(name);
+  write_file(path, content);
+  ReadOptions o;
+  o.lenient = lenient;
+  o.batch_events = batch_events;
+  CollectingConsumer c;
+  open_trace(path, o)->read(c);
+  return c;
+}
+
+std::string error_of_content(std::string_view content, std::string_view name) {
+  std::string path = temp_path(name);
+  write_file(path, content);
+  try {
+    CollectingConsumer c;
+    open_trace(path)->read(c);
+  } catch (const Error& e) {
+    std::string m = e.what();
+    if (e.exit_status() != kExitBadInput || m.rfind(path, 0) != 0) return "(wrong error) " + m;
+    return m.substr(path.size());
+  }
+  return "(no error)";
 }
 
 uint64_t bench_events(uint64_t fallback) {

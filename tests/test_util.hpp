@@ -49,6 +49,14 @@ class CountingConsumer final : public EventConsumer {
   uint64_t n = 0;
 };
 
+// Writes content to a fresh temporary file (named name) and reads it with
+// open_trace, in batches of batch_events (small ones exercise batch edges).
+CollectingConsumer read_content(std::string_view content, bool lenient = false, std::string_view name = "t.trace",
+                                size_t batch_events = 2048);
+// What reading content fails with, after the file's path: ":LINE: what", or
+// "(no error)". The error must have exit status 2.
+std::string error_of_content(std::string_view content, std::string_view name = "t.trace");
+
 // Benchmarks: the number of records in $HEAPLAY_BENCH_EVENTS, or fallback.
 uint64_t bench_events(uint64_t fallback);
 

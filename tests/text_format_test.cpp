@@ -11,32 +11,11 @@ namespace {
 
 using testing::CollectingConsumer;
 
-CollectingConsumer read_text(std::string_view text, bool lenient = false, std::string name = "t.trace") {
-  std::string path = testing::temp_path(name);
-  testing::write_file(path, text);
-  ReadOptions o;
-  o.lenient = lenient;
-  o.batch_events = 3;  // exercise batch boundaries
-  CollectingConsumer c;
-  open_trace(path, o)->read(c);
-  return c;
+CollectingConsumer read_text(std::string_view text, bool lenient = false) {
+  return testing::read_content(text, lenient, "t.trace", /*batch_events=*/3);  // exercise batch boundaries
 }
 
-// The message of the Error that reading text throws, without the temp path.
-std::string error_of(std::string_view text) {
-  std::string path = testing::temp_path("bad.trace");
-  testing::write_file(path, text);
-  CollectingConsumer c;
-  try {
-    open_trace(path)->read(c);
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_status(), 2);
-    std::string m = e.what();
-    EXPECT_EQ(m.rfind(path, 0), 0u) << m;
-    return m.substr(path.size());
-  }
-  return "no error";
-}
+std::string error_of(std::string_view text) { return testing::error_of_content(text); }
 
 TEST(TextFormat, EveryRecordType) {
   auto c = read_text(
@@ -149,7 +128,7 @@ TEST(TextFormat, Errors) {
   EXPECT_EQ(error_of("a 1\n"), ":1: missing size");
   EXPECT_EQ(error_of("a 1 18446744073709551616\n"), ":1: size 18446744073709551616 overflows 64 bits");
   EXPECT_EQ(error_of("a 0x10000000000000000 1\n"), ":1: ID 0x10000000000000000 overflows 64 bits");
-  EXPECT_EQ(error_of("a 1 18446744073709551615\n"), "no error");
+  EXPECT_EQ(error_of("a 1 18446744073709551615\n"), "(no error)");
   EXPECT_EQ(error_of("f 9\n"), ":1: ID 9 is not live (never allocated)");
   EXPECT_EQ(error_of("r 9 1\n"), ":1: ID 9 is not live (never allocated)");
   EXPECT_EQ(error_of("a 9 1\nf 9\nf 9\n"), ":3: ID 9 is no longer live (released at line 2)");
