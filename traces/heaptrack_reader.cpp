@@ -165,15 +165,7 @@ class HeaptrackReader final : public TraceReader {
 
   // One hex field; on failure fills p.
   static bool hex(std::string_view tok, const char* what, uint64_t& out, Problem& p) {
-    switch (parse_hex(tok, out)) {
-      case NumError::None: return true;
-      case NumError::Empty: p = malformed(fmt::format("missing {}", what)); return false;
-      case NumError::NotANumber: p = malformed(fmt::format("bad {} '{}' (hex expected)", what, excerpt(tok))); return false;
-      case NumError::Overflow:
-        p = Problem{Anomaly::Overflow, fmt::format("{} {} overflows 64 bits", what, tok)};
-        return false;
-    }
-    return false;
+    return number_problem(parse_hex(tok, out), tok, what, " (hex expected)", p);
   }
   // Every remaining field is hex (call-stack records whose values we skip).
   static Problem all_hex(Tokens& t, char rec, size_t min_fields) {

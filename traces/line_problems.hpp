@@ -17,6 +17,7 @@
 #include "traces/consumer.hpp"
 #include "traces/error.hpp"
 #include "traces/line_reader.hpp"
+#include "traces/text_parse.hpp"
 #include "traces/trace_io.hpp"
 
 namespace heaplay {
@@ -28,6 +29,21 @@ struct Problem {
 };
 
 inline Problem malformed(std::string text) { return Problem{Anomaly::Malformed, std::move(text)}; }
+
+// Turns a failed parse of the number field `what` (token tok) into p and
+// returns false; returns true when err is None. hint follows the "bad"
+// message, e.g. " (hex expected)".
+inline bool number_problem(NumError err, std::string_view tok, const char* what, const char* hint, Problem& p) {
+  switch (err) {
+    case NumError::None: return true;
+    case NumError::Empty: p = malformed(fmt::format("missing {}", what)); break;
+    case NumError::NotANumber: p = malformed(fmt::format("bad {} '{}'{}", what, excerpt(tok), hint)); break;
+    case NumError::Overflow:
+      p = Problem{Anomaly::Overflow, fmt::format("{} {} overflows 64 bits", what, excerpt(tok))};
+      break;
+  }
+  return false;
+}
 
 // Strict: throws Error "PATH:LINE: text". Lenient: counts and warns.
 inline void report_problem(const Problem& p, const TraceInfo& info, const ReadOptions& opt, uint64_t line,

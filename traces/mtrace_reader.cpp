@@ -79,22 +79,11 @@ class MtraceReader final : public TraceReader {
       out = 0;
       return true;
     }
-    if (tok.empty()) {
-      p = malformed(fmt::format("missing {}", what));
-      return false;
-    }
+    if (tok.empty()) return number_problem(NumError::Empty, tok, what, "", p);
     NumError err = tok.size() > 2 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X')
                        ? parse_hex(tok.substr(2), out)
                        : NumError::NotANumber;
-    if (err == NumError::Overflow) {
-      p = Problem{Anomaly::Overflow, fmt::format("{} {} overflows 64 bits", what, tok)};
-      return false;
-    }
-    if (err != NumError::None) {
-      p = malformed(fmt::format("bad {} '{}' (0x... expected)", what, excerpt(tok)));
-      return false;
-    }
-    return true;
+    return number_problem(err, tok, what, " (0x... expected)", p);
   }
 
   Problem parse_line(std::string_view line, EventBatch& batch) {

@@ -58,17 +58,9 @@ class TextReader final : public TraceReader {
 
   void report(const Problem& p) { report_problem(p, info_, opt_, lines_.line_no(), summary_); }
 
-    // Parses a number field; on failure fills p and returns false.
+  // Parses a number field; on failure fills p and returns false.
   static bool number(std::string_view tok, const char* what, uint64_t& out, Problem& p) {
-    switch (parse_u64(tok, out)) {
-      case NumError::None: return true;
-      case NumError::Empty: p = malformed(fmt::format("missing {}", what)); return false;
-      case NumError::NotANumber: p = malformed(fmt::format("bad {} '{}'", what, excerpt(tok))); return false;
-      case NumError::Overflow:
-        p = Problem{Anomaly::Overflow, fmt::format("{} {} overflows 64 bits", what, tok)};
-        return false;
-    }
-    return false;
+    return number_problem(parse_u64(tok, out), tok, what, "", p);
   }
 
   // Looks up a live ID; fills p when it is not live.
