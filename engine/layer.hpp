@@ -1,0 +1,106 @@
+// layer.hpp: the interface every allocator layer implements.
+//
+// A stack is layers composed top to bottom (glossary.hpp). A layer serves
+// requests from the layer above (or from the replay loop, for the top layer)
+// and gets memory from the layer below; the bottom layer, raw, gets it from
+// the (simulated or real) operating system. Each layer keeps and reports its
+// own accounting.
+//
+// Blocks: a layer answers an allocation with a Block, the address plus a word
+// that only the layer which served it reads (pooled: its pool; raw sim: its
+// chunk record), so releasing a block never needs a lookup by address. The
+// layer that served a block is named by its depth in the stack (0 = top); a
+// layer that passes a request down returns the lower layer's Block unchanged,
+// and passes a release down when the block's depth is not its own.
+//
+// Hierarchy: Layer and its implementations, nothing deeper.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "traces/event.hpp"
+
+namespace heaplay {
+
+// An address in the stack's address space: simulated (raw sim) or real (raw glibc).
+using Addr = uint64_t;
+
+struct Block {
+  Addr addr = 0;
+  uint32_t handle = 0;  // private to the layer that served the block
+  uint8_t depth = 0;    // that layer's depth in the stack (0 = top)
+  uint8_t unused[3] = {};
+};
+static_assert(sizeof(Block) == 16, "the replay keeps one Block per live slot");
+
+// What the layer above asks for.
+struct Request {
+  uint64_t size = 0;        // bytes requested
+  StringId type;            // the type or site tag (objspec keys free lists on it)
+  Domain domain = Domain::None;  // Raw requests never go to the pooled layer
+};
+
+// One layer's accounting, in the order the layer lists it. Units are in the
+// names (_bytes) or counts otherwise; docs/metrics.md defines each counter.
+struct LayerReport {
+  std::string layer;  // "raw", "pooled", ...
+  std::vector<std::pair<std::string, uint64_t>> counters;
+  void add(std::string name, uint64_t value) { counters.emplace_back(std::move(name), value); }
+};
+
+class Layer {
+ public:
+  Layer(Layer* below, uint8_t depth) : below_(below), depth_(depth) {}
+  virtual ~Layer() = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  virtual std::string_view name() const = 0;
+
+  // A block of at least r.size bytes (a 0-byte request gets a block too, as
+  // malloc(0) does). Throws Error (exit 1) when the memory cannot be had.
+  virtual Block allocate(const Request& r) = 0;
+  // Gives back a block this stack handed out; r is the request it now
+  // answers (its current size, type and domain).
+  virtual void release(const Block& b, const Request& r) = 0;
+  // Resizes b from old_size bytes to r.size bytes; it may move. Returns the
+  // block that now answers r.
+  virtual Block reallocate(const Block& b, uint64_t old_size, const Request& r) = 0;
+
+  // Page-granular memory straight from the operating system, as CPython's
+  // arena allocator takes it (mmap). Only raw layers implement these; the
+  // others pass them down. alignment: a power of two, at least a page.
+  virtual Addr map(uint64_t bytes, uint64_t alignment) { return below_->map(bytes, alignment); }
+  virtual void unmap(Addr addr, uint64_t bytes) { below_->unmap(addr, bytes); }
+  // Writes to [addr, addr + bytes) as the program would (raw glibc, per its
+  // --touch mode); simulated raw layers ignore it. Pooled calls it for the
+  // blocks it carves out of a fresh pool, as CPython writes its free list there.
+  virtual void touch(Addr addr, uint64_t bytes) { below_->touch(addr, bytes); }
+
+  // Bytes the layers from here down hold from the operating system, now and
+  // at their peak. Raw layers track these; the others ask below.
+  virtual uint64_t held_bytes() const { return below_->held_bytes(); }
+  virtual uint64_t peak_held_bytes() const { return below_->peak_held_bytes(); }
+
+  // This layer's own counters (not those of the layers below).
+  virtual LayerReport report() const = 0;
+
+  // Internal invariants; tests and HEAPLAY_CHECKS builds call it.
+  virtual bool is_valid() const { return true; }
+
+  Layer* below() const { return below_; }
+  uint8_t depth() const { return depth_; }
+
+ protected:
+  Block below_allocate(const Request& r) { return below_->allocate(r); }
+  bool mine(const Block& b) const { return b.depth == depth_; }
+
+  Layer* below_;
+  uint8_t depth_;
+};
+
+}  // namespace heaplay

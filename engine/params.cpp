@@ -1,0 +1,218 @@
+// params.cpp: CPython's allocator parameters per version, and --set.
+//
+// Facts from Objects/obmalloc.c of each version: 3.8 and 3.9 use 4 KiB pools
+// in 256 KiB arenas; 3.10 (with the arena radix tree) moved to 16 KiB pools in
+// 1 MiB arenas. The pool header is 48 bytes on 64-bit builds in every version.
+#include "engine/params.hpp"
+
+#include <bit>
+#include <charconv>
+#include <fmt/format.h>
+
+#include "traces/error.hpp"
+
+namespace heaplay {
+
+namespace {
+
+struct VersionName {
+  PythonVersion v;
+  std::string_view name;
+};
+constexpr VersionName kVersions[] = {
+    {PythonVersion::V3_8, "3.8"},   {PythonVersion::V3_9, "3.9"},   {PythonVersion::V3_10, "3.10"},
+    {PythonVersion::V3_11, "3.11"}, {PythonVersion::V3_12, "3.12"}, {PythonVersion::V3_13, "3.13"},
+};
+
+std::string known_versions() {
+  std::string s;
+  for (const auto& k : kVersions) s += (s.empty() ? "" : ", ") + std::string(k.name);
+  return s;
+}
+
+[[noreturn]] void bad_value(std::string_view key, std::string_view value, std::string_view expected) {
+  throw Error(fmt::format("--set {}={}: expected {}", key, value, expected), kExitBadInput);
+}
+
+uint64_t parse_bytes(std::string_view key, std::string_view value) {
+  // A plain number, or one with a K/M/G suffix (KiB, MiB, GiB).
+  uint64_t n = 0, scale = 1;
+  std::string_view digits = value;
+  if (!digits.empty()) {
+    char last = digits.back();
+    if (last == 'K' || last == 'k') scale = 1 << 10;
+    if (last == 'M' || last == 'm') scale = 1 << 20;
+    if (last == 'G' || last == 'g') scale = 1 << 30;
+    if (scale != 1) digits.remove_suffix(1);
+  }
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size() || n > UINT64_MAX / scale)
+    bad_value(key, value, "a number of bytes (optionally with K, M or G)");
+  return n * scale;
+}
+
+bool parse_flag(std::string_view key, std::string_view value) {
+  if (value == "1" || value == "true" || value == "yes") return true;
+  if (value == "0" || value == "false" || value == "no") return false;
+  bad_value(key, value, "0 or 1");
+}
+
+std::vector<uint32_t> parse_excess_list(std::string_view key, std::string_view value) {
+  std::vector<uint32_t> out;
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t comma = value.find(',', start);
+    std::string_view item = value.substr(start, comma == std::string_view::npos ? value.npos : comma - start);
+    uint32_t n = 0;
+    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), n);
+    if (item.empty() || ec != std::errc() || p != item.data() + item.size())
+      bad_value(key, value, "a comma-separated list of byte offsets");
+    out.push_back(n);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view python_name(PythonVersion v) {
+  for (const auto& k : kVersions)
+    if (k.v == v) return k.name;
+  return "?";
+}
+
+bool try_parse_python(std::string_view text, PythonVersion& out) {
+  // "3.11" or "3.11.2" or "3.11.2+" (anything after the minor version's dot).
+  for (const auto& k : kVersions) {
+    if (text == k.name || (text.starts_with(k.name) && text.size() > k.name.size() && text[k.name.size()] == '.')) {
+      out = k.v;
+      return true;
+    }
+  }
+  return false;
+}
+
+PythonVersion parse_python(std::string_view text) {
+  PythonVersion v;
+  if (!try_parse_python(text, v))
+    throw Error(fmt::format("unknown Python version '{}' (known: {})", text, known_versions()), kExitBadInput);
+  return v;
+}
+
+std::string_view arena_alignment_name(ArenaAlignment a) {
+  switch (a) {
+    case ArenaAlignment::Aligned: return "aligned";
+    case ArenaAlignment::Unaligned: return "unaligned";
+    case ArenaAlignment::Trace: return "trace";
+  }
+  return "?";
+}
+
+Params params_for(PythonVersion v) {
+  Params p;
+  p.python = v;
+  if (v == PythonVersion::V3_8 || v == PythonVersion::V3_9) {
+    p.pooled.pool_size = 4 << 10;
+    p.pooled.arena_size = 256 << 10;
+    // Arenas are mmap'ed, so page-aligned, and a 4 KiB pool is a page: no pool is lost.
+    p.pooled.arena_alignment = ArenaAlignment::Aligned;
+  }
+  // bpo-37257 (keep the last wholly free arena, against thrashing) is in 3.9 and later.
+  p.pooled.keep_last_arena = v != PythonVersion::V3_8;
+  return p;
+}
+
+const std::vector<ParamDoc>& param_docs() {
+  static const std::vector<ParamDoc> docs = {
+      {"raw.alignment", "bytes", "chunk sizes and addresses are multiples of this (16)"},
+      {"raw.header", "bytes", "overhead of an in-use chunk (glibc: 8, the size field)"},
+      {"raw.min_chunk", "bytes", "smallest chunk, header included (32)"},
+      {"raw.mmap_threshold", "bytes", "requests of at least this many bytes get a mapping of their own (128K)"},
+      {"raw.trim_threshold", "bytes", "a free top chunk larger than this is returned to the OS (128K)"},
+      {"raw.top_pad", "bytes", "extra bytes taken when the heap grows, and kept when it is trimmed (128K)"},
+      {"raw.page", "bytes", "page size: mappings and heap growth are rounded to it (4096)"},
+      {"pooled.alignment", "bytes", "size-class granularity (16)"},
+      {"pooled.small_threshold", "bytes", "largest request served from pools (512); larger ones go to raw"},
+      {"pooled.pool_size", "bytes", "pool size (16K from 3.10, 4K before)"},
+      {"pooled.arena_size", "bytes", "arena size (1M from 3.10, 256K before)"},
+      {"pooled.pool_header", "bytes", "pool header, rounded to the alignment (48)"},
+      {"pooled.keep_last_arena", "0|1", "keep a wholly free arena while it is the last usable one (1 from 3.9)"},
+      {"pooled.arena_alignment", "aligned|unaligned|trace|LIST",
+       "arenas start on a pool boundary (aligned; the default with 4K pools), lose one pool to alignment "
+       "(unaligned; the default with 16K pools, as page-aligned mmaps do), "
+       "follow the trace's pymalloc.arena_excess metadata (trace), or a comma list of byte offsets "
+       "past a pool boundary, one per arena allocation, the last repeating"},
+  };
+  return docs;
+}
+
+void Params::set(std::string_view assignment) {
+  size_t eq = assignment.find('=');
+  if (eq == std::string_view::npos || eq == 0)
+    throw Error(fmt::format("--set {}: expected KEY=VALUE", assignment), kExitBadInput);
+  std::string_view key = assignment.substr(0, eq), value = assignment.substr(eq + 1);
+  if (key == "raw.alignment") raw.alignment = parse_bytes(key, value);
+  else if (key == "raw.header") raw.header = parse_bytes(key, value);
+  else if (key == "raw.min_chunk") raw.min_chunk = parse_bytes(key, value);
+  else if (key == "raw.mmap_threshold") raw.mmap_threshold = parse_bytes(key, value);
+  else if (key == "raw.trim_threshold") raw.trim_threshold = parse_bytes(key, value);
+  else if (key == "raw.top_pad") raw.top_pad = parse_bytes(key, value);
+  else if (key == "raw.page") raw.page = parse_bytes(key, value);
+  else if (key == "pooled.alignment") pooled.alignment = parse_bytes(key, value);
+  else if (key == "pooled.small_threshold") pooled.small_threshold = parse_bytes(key, value);
+  else if (key == "pooled.pool_size") pooled.pool_size = parse_bytes(key, value);
+  else if (key == "pooled.arena_size") pooled.arena_size = parse_bytes(key, value);
+  else if (key == "pooled.pool_header") pooled.pool_header = parse_bytes(key, value);
+  else if (key == "pooled.keep_last_arena") pooled.keep_last_arena = parse_flag(key, value);
+  else if (key == "pooled.arena_alignment") {
+    pooled.arena_excess.clear();
+    if (value == "aligned") pooled.arena_alignment = ArenaAlignment::Aligned;
+    else if (value == "unaligned") pooled.arena_alignment = ArenaAlignment::Unaligned;
+    else if (value == "trace") pooled.arena_alignment = ArenaAlignment::Trace;
+    else if (!value.empty() && value[0] >= '0' && value[0] <= '9') {
+      pooled.arena_alignment = ArenaAlignment::Trace;
+      pooled.arena_excess = parse_excess_list(key, value);
+    } else {
+      bad_value(key, value, "aligned, unaligned, trace or a list of byte offsets");
+    }
+  } else {
+    std::string keys;
+    for (const auto& d : param_docs()) keys += (keys.empty() ? "" : ", ") + std::string(d.key);
+    throw Error(fmt::format("--set: unknown key '{}' (known: {})", key, keys), kExitBadInput);
+  }
+}
+
+void Params::validate() const {
+  auto pow2 = [](std::string_view key, uint64_t v) {
+    if (v == 0 || !std::has_single_bit(v))
+      throw Error(fmt::format("{} = {}: must be a power of two", key, v), kExitBadInput);
+  };
+  pow2("raw.alignment", raw.alignment);
+  pow2("raw.page", raw.page);
+  if (raw.alignment < 8 || raw.alignment > raw.page)
+    throw Error("raw.alignment must be at least 8 and at most raw.page", kExitBadInput);
+  if (raw.min_chunk < raw.header + 8 || raw.min_chunk % raw.alignment != 0)
+    throw Error("raw.min_chunk must be a multiple of raw.alignment and hold the header plus 8 bytes",
+                kExitBadInput);
+  if (raw.mmap_threshold == 0) throw Error("raw.mmap_threshold must be positive", kExitBadInput);
+  pow2("pooled.alignment", pooled.alignment);
+  pow2("pooled.pool_size", pooled.pool_size);
+  pow2("pooled.arena_size", pooled.arena_size);
+  if (pooled.small_threshold == 0 || pooled.small_threshold % pooled.alignment != 0)
+    throw Error("pooled.small_threshold must be a positive multiple of pooled.alignment", kExitBadInput);
+  if (pooled.small_threshold / pooled.alignment > 256)
+    throw Error("pooled.small_threshold / pooled.alignment must be at most 256 size classes", kExitBadInput);
+  if (pooled.pool_header % pooled.alignment != 0 || pooled.pool_header + 2 * pooled.small_threshold > pooled.pool_size)
+    throw Error("pooled.pool_header must be a multiple of pooled.alignment, and a pool must hold two of the "
+                "largest blocks after it",
+                kExitBadInput);
+  if (pooled.arena_size < 2 * pooled.pool_size || pooled.arena_size / pooled.pool_size > 65536)
+    throw Error("pooled.arena_size must hold 2 to 65536 pools", kExitBadInput);
+  for (uint32_t e : pooled.arena_excess)
+    if (e >= pooled.pool_size)
+      throw Error(fmt::format("pooled.arena_alignment: offset {} is not below the pool size {}", e, pooled.pool_size),
+                  kExitBadInput);
+}
+
+}  // namespace heaplay

@@ -1,0 +1,92 @@
+// replay.cpp: the replay loop.
+#include "engine/replay.hpp"
+
+#include <fmt/format.h>
+
+#include "traces/error.hpp"
+
+namespace heaplay {
+
+Replayer::Replayer(Stack& stack, std::string python_name, std::string raw_name)
+    : stack_(stack), top_(stack.top()) {
+  result_.stack = stack.spec().name();
+  result_.python = std::move(python_name);
+  result_.raw = std::move(raw_name);
+}
+
+void Replayer::begin(const TraceInfo& info) { result_.trace = info.path; }
+
+void Replayer::needs_object_layers(const Event& e) const {
+  throw Error(fmt::format("{}: event {}: '{}' records need the object layers (objspec, gc), which this version "
+                          "cannot replay yet; stack {} replays a, f and r records only",
+                          result_.trace, result_.events, kind_name(e.kind), result_.stack),
+              kExitBadInput);
+}
+
+void Replayer::events(std::span<const Event> batch) {
+  const auto t0 = std::chrono::steady_clock::now();
+  uint64_t n = 0;
+  for (const Event& e : batch) {
+    switch (e.kind) {
+      case EventKind::Alloc: {
+        blocks_.ensure(e.slot.value);
+        blocks_[e.slot.value] = top_.allocate(Request{e.size, e.str, e.domain});
+        ++result_.allocs;
+        ++live_blocks_;
+        live_bytes_ += e.size;
+        if (live_bytes_ > result_.peak_live_bytes) result_.peak_live_bytes = live_bytes_;
+        break;
+      }
+      case EventKind::Free:
+        top_.release(blocks_[e.slot.value], Request{e.size, e.str, e.domain});
+        ++result_.frees;
+        --live_blocks_;
+        live_bytes_ -= e.size;
+        break;
+      case EventKind::Realloc: {
+        Block& b = blocks_[e.slot.value];
+        b = top_.reallocate(b, e.old_size, Request{e.size, e.str, e.domain});
+        ++result_.reallocs;
+        live_bytes_ = live_bytes_ - e.old_size + e.size;
+        if (live_bytes_ > result_.peak_live_bytes) result_.peak_live_bytes = live_bytes_;
+        break;
+      }
+      case EventKind::Time:
+      case EventKind::Mark: break;
+      case EventKind::Object:
+      case EventKind::Incref:
+      case EventKind::Decref:
+      case EventKind::Link:
+      case EventKind::Unlink:
+      case EventKind::Collect:
+      case EventKind::Death: needs_object_layers(e);
+    }
+    ++n;
+  }
+  result_.events += n;
+  result_.replay_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+#ifdef HEAPLAY_CHECKS
+  for (const auto& layer : stack_.layers())
+    if (!layer->is_valid()) throw Error(fmt::format("{} layer: invariant broken", layer->name()), kExitFailure);
+#endif
+}
+
+void Replayer::end(const TraceInfo& info, const ReadSummary& summary) {
+  (void)info;
+  result_.truncated = summary.truncated;
+  result_.anomalies = summary.anomalies.total();
+}
+
+ReplayResult Replayer::finish() const {
+  ReplayResult r = result_;
+  r.final_live_bytes = live_bytes_;
+  r.final_live_blocks = live_blocks_;
+  r.final_live_objects = 0;
+  r.peak_footprint_bytes = top_.peak_held_bytes();
+  r.final_footprint_bytes = top_.held_bytes();
+  r.events_per_second = r.replay_seconds > 0 ? static_cast<double>(r.events) / r.replay_seconds : 0;
+  for (const auto& layer : stack_.layers()) r.layers.push_back(layer->report());
+  return r;
+}
+
+}  // namespace heaplay
