@@ -9,6 +9,7 @@
 #include <charconv>
 #include <fmt/format.h>
 
+#include "traces/consumer.hpp"
 #include "traces/error.hpp"
 
 namespace heaplay {
@@ -123,6 +124,33 @@ Params params_for(PythonVersion v) {
   return p;
 }
 
+Params params_for_trace(const Metadata& metadata, std::string_view python_flag,
+                        const std::vector<std::string>& sets, std::string* note) {
+  PythonVersion v = kDefaultPython;
+  if (!python_flag.empty()) {
+    v = parse_python(python_flag);
+  } else if (const std::string* recorded = metadata.get("python.version")) {
+    if (!try_parse_python(*recorded, v)) {
+      v = kDefaultPython;
+      if (note)
+        *note = fmt::format("the trace was recorded by Python {}, whose allocator heaplay does not know; "
+                            "replaying with {} (use --python to choose)",
+                            *recorded, python_name(v));
+    }
+  }
+  Params p = params_for(v);
+  for (const std::string& s : sets) p.set(s);
+  if (p.pooled.arena_alignment == ArenaAlignment::Trace && p.pooled.arena_excess.empty()) {
+    const std::string* recorded = metadata.get("pymalloc.arena_excess");
+    if (!recorded || recorded->empty())
+      throw Error("pooled.arena_alignment=trace: the trace records no arena alignment (metadata "
+                  "pymalloc.arena_excess); use aligned, unaligned or a list of offsets",
+                  kExitBadInput);
+    p.set("pooled.arena_alignment=" + *recorded);
+  }
+  return p;
+}
+
 const std::vector<ParamDoc>& param_docs() {
   static const std::vector<ParamDoc> docs = {
       {"raw.alignment", "bytes", "chunk sizes and addresses are multiples of this (16)"},
@@ -181,6 +209,29 @@ void Params::set(std::string_view assignment) {
     for (const auto& d : param_docs()) keys += (keys.empty() ? "" : ", ") + std::string(d.key);
     throw Error(fmt::format("--set: unknown key '{}' (known: {})", key, keys), kExitBadInput);
   }
+}
+
+std::vector<std::pair<std::string, std::string>> Params::items() const {
+  auto n = [](uint64_t v) { return std::to_string(v); };
+  std::string alignment(arena_alignment_name(pooled.arena_alignment));
+  if (!pooled.arena_excess.empty()) {
+    alignment.clear();
+    for (uint32_t e : pooled.arena_excess) alignment += (alignment.empty() ? "" : ",") + std::to_string(e);
+  }
+  return {{"raw.alignment", n(raw.alignment)},
+          {"raw.header", n(raw.header)},
+          {"raw.min_chunk", n(raw.min_chunk)},
+          {"raw.mmap_threshold", n(raw.mmap_threshold)},
+          {"raw.trim_threshold", n(raw.trim_threshold)},
+          {"raw.top_pad", n(raw.top_pad)},
+          {"raw.page", n(raw.page)},
+          {"pooled.alignment", n(pooled.alignment)},
+          {"pooled.small_threshold", n(pooled.small_threshold)},
+          {"pooled.pool_size", n(pooled.pool_size)},
+          {"pooled.arena_size", n(pooled.arena_size)},
+          {"pooled.pool_header", n(pooled.pool_header)},
+          {"pooled.keep_last_arena", pooled.keep_last_arena ? "1" : "0"},
+          {"pooled.arena_alignment", alignment}};
 }
 
 void Params::validate() const {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace heaplay {
@@ -62,11 +63,23 @@ struct Params {
 
   // Applies "KEY=VALUE"; throws Error (exit 2) for an unknown key or a bad value.
   void set(std::string_view assignment);
+  // Every key of param_docs() with its value as --set would spell it, in that order.
+  std::vector<std::pair<std::string, std::string>> items() const;
   // Checks the combination (sizes are powers of two, classes fit in pools, ...).
   void validate() const;
 };
 
 Params params_for(PythonVersion v);
+
+class Metadata;
+// The parameters for replaying one trace: the version from python_flag
+// ("3.11"; empty: the trace's python.version metadata when heaplay knows it,
+// else 3.11), then each "KEY=VALUE" of sets in order. With arena alignment
+// "trace" and no explicit offsets, the offsets come from the trace's
+// pymalloc.arena_excess metadata. note receives a line for the log when the
+// trace's version was not usable.
+Params params_for_trace(const Metadata& metadata, std::string_view python_flag,
+                        const std::vector<std::string>& sets, std::string* note = nullptr);
 
 struct ParamDoc {
   std::string_view key;

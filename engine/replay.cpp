@@ -7,11 +7,18 @@
 
 namespace heaplay {
 
-Replayer::Replayer(Stack& stack, std::string python_name, std::string raw_name)
+Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& options)
     : stack_(stack), top_(stack.top()) {
   result_.stack = stack.spec().name();
-  result_.python = std::move(python_name);
-  result_.raw = std::move(raw_name);
+  result_.python = std::string(python_name(params.python));
+  result_.raw = std::string(raw_kind_name(options.raw));
+  if (options.raw == RawKind::Glibc) result_.touch = std::string(touch_name(options.touch));
+  // Only the parameters of layers in this stack, and raw sim's only when it is the raw layer.
+  for (auto& [key, value] : params.items()) {
+    bool raw_key = key.starts_with("raw.");
+    if (raw_key ? options.raw == RawKind::Sim : stack.spec().has(LayerKind::Pooled))
+      result_.params.emplace_back(key, value);
+  }
 }
 
 void Replayer::begin(const TraceInfo& info) { result_.trace = info.path; }

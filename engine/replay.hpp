@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/layer.hpp"
@@ -31,6 +32,9 @@ struct ReplayResult {
   std::string stack;   // StackSpec::name()
   std::string python;  // "3.11"
   std::string raw;     // "sim" | "glibc"
+  std::string touch;   // raw glibc: "none" | "first" | "all"; else ""
+  // The parameters of the stack's layers ("raw.page", "pooled.pool_size", ...).
+  std::vector<std::pair<std::string, std::string>> params;
   uint64_t events = 0;             // records replayed (Death excluded)
   uint64_t allocs = 0, frees = 0, reallocs = 0;
   uint64_t peak_live_bytes = 0, final_live_bytes = 0;  // requested bytes, as the trace says
@@ -45,7 +49,7 @@ struct ReplayResult {
 
 class Replayer final : public EventConsumer {
  public:
-  Replayer(Stack& stack, std::string python_name, std::string raw_name);
+  Replayer(Stack& stack, const Params& params, const StackOptions& options);
 
   void begin(const TraceInfo& info) override;
   void events(std::span<const Event> batch) override;

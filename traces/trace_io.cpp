@@ -99,3 +99,30 @@ std::unique_ptr<TraceWriter> make_writer(const std::string& path, OutputFormat f
 }
 
 }  // namespace heaplay
+
+namespace heaplay {
+
+namespace {
+
+// Stops a read at its first event.
+struct FirstEvent {};
+class StopAtFirstEvent final : public EventConsumer {
+ public:
+  void events(std::span<const Event>) override { throw FirstEvent{}; }
+};
+
+}  // namespace
+
+Metadata leading_metadata(const std::string& path) {
+  ReadOptions options;
+  options.batch_events = 1;
+  auto reader = open_trace(path, options);
+  StopAtFirstEvent stop;
+  try {
+    reader->read(stop);
+  } catch (const FirstEvent&) {
+  }
+  return reader->info().metadata;
+}
+
+}  // namespace heaplay

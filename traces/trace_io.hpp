@@ -52,3 +52,12 @@ std::unique_ptr<TraceWriter> make_writer(const std::string& path, OutputFormat f
                                          const WriteOptions& options = {});
 
 }  // namespace heaplay
+
+namespace heaplay {
+
+// The metadata a trace declares before its first event (native: the header;
+// text: leading "#@" lines), read without going further. Commands that must
+// choose settings before replaying (the Python version) look here.
+Metadata leading_metadata(const std::string& path);
+
+}  // namespace heaplay

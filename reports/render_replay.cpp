@@ -1,0 +1,124 @@
+// render_replay.cpp: ReplayResult as a table, CSV or JSON.
+//
+// The three formats draw the summary from one list (summary), so they carry
+// the same figures under the same names and in the same order.
+#include <fmt/format.h>
+
+#include <string>
+#include <vector>
+
+#include "reports/csv.hpp"
+#include "reports/json.hpp"
+#include "reports/replay_report.hpp"
+#include "reports/table.hpp"
+
+namespace heaplay {
+
+namespace {
+
+struct Figure {
+  std::string key;
+  std::string text;      // as the table and CSV print it
+  bool number = false;   // JSON: a number, not a string
+  bool real = false;     // a double (JSON prints it shortest-exact)
+  uint64_t value = 0;
+  double real_value = 0;
+};
+
+Figure str(std::string k, std::string v) { return {std::move(k), std::move(v)}; }
+Figure num(std::string k, uint64_t v) { return {std::move(k), decimal(v), true, false, v}; }
+Figure dbl(std::string k, double v) { return {std::move(k), fmt::format("{:.6g}", v), true, true, 0, v}; }
+Figure flag(std::string k, bool v) { return {std::move(k), v ? "true" : "false"}; }
+
+std::vector<Figure> summary(const ReplayResult& r) {
+  std::vector<Figure> f = {str("trace", r.trace), str("stack", r.stack), str("python", r.python), str("raw", r.raw)};
+  if (!r.touch.empty()) f.push_back(str("touch", r.touch));
+  for (Figure x : {num("events", r.events), num("allocs", r.allocs), num("frees", r.frees),
+                   num("reallocs", r.reallocs), num("peak_live_bytes", r.peak_live_bytes),
+                   num("final_live_bytes", r.final_live_bytes), num("final_live_blocks", r.final_live_blocks),
+                   num("final_live_objects", r.final_live_objects),
+                   num("peak_footprint_bytes", r.peak_footprint_bytes),
+                   num("final_footprint_bytes", r.final_footprint_bytes), dbl("replay_seconds", r.replay_seconds),
+                   dbl("events_per_second", r.events_per_second), flag("truncated", r.truncated),
+                   num("anomalies", r.anomalies)})
+    f.push_back(std::move(x));
+  return f;
+}
+
+void json_figure(JsonWriter& w, const Figure& f) {
+  w.key(f.key);
+  if (f.real) w.number(f.real_value);
+  else if (f.number) w.uint(f.value);
+  else if (f.text == "true" || f.text == "false") w.boolean(f.text == "true");
+  else w.string(f.text);
+}
+
+std::string render_json(const ReplayResult& r) {
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  for (const Figure& f : summary(r)) json_figure(w, f);
+  w.key("layers").begin_object();
+  for (const LayerReport& l : r.layers) {
+    w.key(l.layer).begin_object();
+    for (const auto& [name, v] : l.counters) w.field(name, v);
+    w.end_object();
+  }
+  w.end_object();
+  w.key("params").begin_object();
+  for (const auto& [k, v] : r.params) w.field(k, v);
+  w.end_object();
+  w.end_object();
+  w.finish();
+  return out;
+}
+
+std::string render_csv(const ReplayResult& r) {
+  std::string out;
+  CsvWriter header(out);
+  std::vector<Figure> figures = summary(r);
+  for (const Figure& f : figures) header.field(f.key);
+  for (const LayerReport& l : r.layers)
+    for (const auto& c : l.counters) header.field(l.layer + "." + c.first);
+  for (const auto& p : r.params) header.field("param." + p.first);
+  header.end_row();
+  CsvWriter row(out);
+  for (const Figure& f : figures) row.field(f.text);
+  for (const LayerReport& l : r.layers)
+    for (const auto& c : l.counters) row.field(c.second);
+  for (const auto& p : r.params) row.field(p.second);
+  row.end_row();
+  return out;
+}
+
+std::string render_table(const ReplayResult& r) {
+  std::string out;
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const Figure& f : summary(r)) pairs.emplace_back(f.key, f.text);
+  render_pairs(out, pairs);
+  for (const LayerReport& l : r.layers) {
+    out += "\nlayer " + l.layer + "\n";
+    std::vector<std::pair<std::string, std::string>> counters;
+    for (const auto& [name, v] : l.counters) counters.emplace_back(name, decimal(v));
+    render_pairs(out, counters, "  ");
+  }
+  if (!r.params.empty()) {
+    out += "\nparameters\n";
+    render_pairs(out, r.params, "  ");
+  }
+  if (r.truncated) out += "\nwarning: the trace is truncated; this replay covers its readable part\n";
+  return out;
+}
+
+}  // namespace
+
+std::string render_replay(const ReplayResult& result, Format format) {
+  switch (format) {
+    case Format::Table: return render_table(result);
+    case Format::Csv: return render_csv(result);
+    case Format::Json: return render_json(result);
+  }
+  return {};
+}
+
+}  // namespace heaplay
