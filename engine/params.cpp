@@ -156,10 +156,17 @@ const std::vector<ParamDoc>& param_docs() {
       {"raw.alignment", "bytes", "chunk sizes and addresses are multiples of this (16)"},
       {"raw.header", "bytes", "overhead of an in-use chunk (glibc: 8, the size field)"},
       {"raw.min_chunk", "bytes", "smallest chunk, header included (32)"},
-      {"raw.mmap_threshold", "bytes", "requests of at least this many bytes get a mapping of their own (128K)"},
-      {"raw.trim_threshold", "bytes", "a free top chunk larger than this is returned to the OS (128K)"},
+      {"raw.mmap_threshold", "bytes",
+       "a chunk (request plus header, rounded) of at least this many bytes that no free chunk or the top can hold "
+       "gets a mapping of its own (128K)"},
+      {"raw.trim_threshold", "bytes",
+       "after a free of 64K or more, a top chunk of at least this size is given back to the OS down to "
+       "raw.top_pad, in whole pages (128K)"},
       {"raw.top_pad", "bytes", "extra bytes taken when the heap grows, and kept when it is trimmed (128K)"},
       {"raw.page", "bytes", "page size: mappings and heap growth are rounded to it (4096)"},
+      {"raw.mmap_threshold_dynamic", "0|1",
+       "glibc's sliding threshold: freeing a mapped block raises raw.mmap_threshold to its size (below 32M) and "
+       "raw.trim_threshold to twice that (0; glibc's own default is 1)"},
       {"pooled.alignment", "bytes", "size-class granularity (16)"},
       {"pooled.small_threshold", "bytes", "largest request served from pools (512); larger ones go to raw"},
       {"pooled.pool_size", "bytes", "pool size (16K from 3.10, 4K before)"},
@@ -187,6 +194,7 @@ void Params::set(std::string_view assignment) {
   else if (key == "raw.trim_threshold") raw.trim_threshold = parse_bytes(key, value);
   else if (key == "raw.top_pad") raw.top_pad = parse_bytes(key, value);
   else if (key == "raw.page") raw.page = parse_bytes(key, value);
+  else if (key == "raw.mmap_threshold_dynamic") raw.mmap_threshold_dynamic = parse_flag(key, value);
   else if (key == "pooled.alignment") pooled.alignment = parse_bytes(key, value);
   else if (key == "pooled.small_threshold") pooled.small_threshold = parse_bytes(key, value);
   else if (key == "pooled.pool_size") pooled.pool_size = parse_bytes(key, value);
@@ -247,6 +255,7 @@ void Params::validate() const {
     throw Error("raw.min_chunk must be a multiple of raw.alignment and hold the header plus 8 bytes",
                 kExitBadInput);
   if (raw.mmap_threshold == 0) throw Error("raw.mmap_threshold must be positive", kExitBadInput);
+  if (raw.page > (uint64_t{1} << 30)) throw Error("raw.page must be at most 1G", kExitBadInput);
   pow2("pooled.alignment", pooled.alignment);
   pow2("pooled.pool_size", pooled.pool_size);
   pow2("pooled.arena_size", pooled.arena_size);

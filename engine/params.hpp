@@ -38,10 +38,15 @@ struct RawParams {
   uint64_t alignment = 16;              // bytes; chunk sizes are multiples of it
   uint64_t header = 8;                  // bytes of chunk overhead per in-use block (glibc: SIZE_SZ)
   uint64_t min_chunk = 32;              // bytes; the smallest chunk
-  uint64_t mmap_threshold = 128 << 10;  // bytes; requests at or above it get their own mapping
-  uint64_t trim_threshold = 128 << 10;  // bytes; a free top chunk above it is given back
+  uint64_t mmap_threshold = 128 << 10;  // bytes; chunks at or above it get their own mapping (if no free space fits)
+  uint64_t trim_threshold = 128 << 10;  // bytes; a top chunk at least this big is trimmed to top_pad
   uint64_t top_pad = 128 << 10;         // bytes kept (and added when growing) at the top
   uint64_t page = 4096;                 // bytes; mappings and the heap grow in pages
+  // glibc's dynamic threshold: freeing a mapped block at least mmap_threshold
+  // (and under 32 MiB) raises mmap_threshold to its size and trim_threshold
+  // to twice that. glibc does this unless M_MMAP_THRESHOLD, M_TRIM_THRESHOLD,
+  // M_TOP_PAD or M_MMAP_MAX is set; off here so the thresholds stay as given.
+  bool mmap_threshold_dynamic = false;
 };
 
 // pymalloc (pooled), per Objects/obmalloc.c.
