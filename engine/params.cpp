@@ -233,6 +233,7 @@ std::vector<std::pair<std::string, std::string>> Params::items() const {
           {"raw.trim_threshold", n(raw.trim_threshold)},
           {"raw.top_pad", n(raw.top_pad)},
           {"raw.page", n(raw.page)},
+          {"raw.mmap_threshold_dynamic", raw.mmap_threshold_dynamic ? "1" : "0"},
           {"pooled.alignment", n(pooled.alignment)},
           {"pooled.small_threshold", n(pooled.small_threshold)},
           {"pooled.pool_size", n(pooled.pool_size)},
