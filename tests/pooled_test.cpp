@@ -173,6 +173,71 @@ TEST(Pooled, Python38GivesEveryFreeArenaBack) {
   EXPECT_TRUE(pooled.is_valid());
 }
 
+// Arenas of 512-byte blocks: 31 to a pool, 64 pools, 1984 blocks an arena.
+constexpr int kPerPool = 31, kPerArena = 31 * 64;
+
+// A layer with `arenas` arenas full of 512-byte blocks, arena i in slot i.
+struct FullArenas {
+  explicit FullArenas(int arenas, PooledParams p = aligned_params()) : pooled(p, &raw, 0) {
+    for (int i = 0; i < arenas * kPerArena; ++i) blocks.push_back(pooled.allocate(obj(512)));
+  }
+  void free_pool(int arena, int pool) {
+    for (int k = 0; k < kPerPool; ++k) pooled.release(blocks[arena * kPerArena + pool * kPerPool + k], obj(512));
+    EXPECT_TRUE(pooled.is_valid());
+  }
+  // The arena a new pool comes from (one block of an unused class).
+  uint32_t arena_of_next_pool(uint64_t size) { return pooled.allocate(obj(size)).handle >> 6; }
+
+  FixtureRaw raw;
+  PooledLayer pooled;
+  std::vector<Block> blocks;
+};
+
+TEST(Pooled, UsableArenasHeadInsertAndSlideRight) {
+  FullArenas t(3);
+  t.free_pool(1, 0);  // arena 1 has a free pool: usable = [1]
+  t.free_pool(0, 0);  // so has arena 0; it goes to the head, ahead of its tie: [0, 1]
+  EXPECT_EQ(t.arena_of_next_pool(16), 0u);  // the head serves; arena 0 is full again: [1]
+  t.free_pool(0, 1);  // [0, 1] again
+  t.free_pool(0, 2);  // arena 0 has two free pools: it slides right past arena 1: [1, 0]
+  EXPECT_EQ(t.arena_of_next_pool(32), 1u);  // the fullest arena serves first; arena 1 is full
+  EXPECT_EQ(t.arena_of_next_pool(48), 0u);
+  EXPECT_EQ(t.arena_of_next_pool(64), 0u);
+  EXPECT_EQ(t.arena_of_next_pool(80), 3u);  // no free pool left: a new arena
+  EXPECT_TRUE(t.pooled.is_valid());
+}
+
+TEST(Pooled, ArenaSlidingRightJoinsTheFrontOfItsNewRun) {
+  FullArenas t(3);
+  for (auto [arena, pool] : {std::pair{1, 0}, {1, 1}, {2, 0}, {0, 0}, {0, 1}}) t.free_pool(arena, pool);
+  // [1(2)], [2(1) 1(2)], [0(1) 2(1) 1(2)], then arena 0 has two: it goes
+  // right after arena 2, ahead of arena 1, which had two first: [2(1) 0(2) 1(2)].
+  EXPECT_EQ(t.arena_of_next_pool(16), 2u);
+  EXPECT_EQ(t.arena_of_next_pool(32), 0u);
+  EXPECT_EQ(t.arena_of_next_pool(48), 0u);
+  EXPECT_EQ(t.arena_of_next_pool(64), 1u);
+  EXPECT_TRUE(t.pooled.is_valid());
+}
+
+TEST(Pooled, WhollyFreeArenaKeptOnlyAtTheEndOfTheList) {
+  FullArenas t(2);
+  for (int pool = 0; pool < 64; ++pool) t.free_pool(0, pool);
+  EXPECT_TRUE(t.raw.unmaps.empty());  // arena 0 is the last usable arena: kept
+  for (int pool = 0; pool < 64; ++pool) t.free_pool(1, pool);
+  ASSERT_EQ(t.raw.unmaps.size(), 1u);  // arena 1 emptied with arena 0 after it: given back
+  EXPECT_EQ(t.raw.unmaps[0], t.raw.maps[1]);
+
+  FixtureRaw raw38;
+  PooledLayer py38(aligned_params(PythonVersion::V3_8), &raw38, 0);
+  const int per_arena_38 = 7 * 64;  // 512-byte blocks: 7 in a 4 KiB pool
+  std::vector<Block> b;
+  for (int i = 0; i < 2 * per_arena_38; ++i) b.push_back(py38.allocate(obj(512)));
+  for (int i = 0; i < per_arena_38; ++i) py38.release(b[i], obj(512));
+  ASSERT_EQ(raw38.unmaps.size(), 1u);  // 3.8 keeps none
+  EXPECT_EQ(raw38.unmaps[0], raw38.maps[0]);
+  EXPECT_TRUE(py38.is_valid());
+}
+
 TEST(Pooled, ArenaTableGrowsAsARawRealloc) {
   FixtureRaw raw;
   PooledLayer pooled(aligned_params(), &raw, 0);
@@ -180,8 +245,8 @@ TEST(Pooled, ArenaTableGrowsAsARawRealloc) {
   EXPECT_EQ(raw.allocs, 1u);
   EXPECT_EQ(raw.last_request.size, 16 * 48u);
   EXPECT_EQ(raw.last_request.domain, Domain::Raw);
-  // 31 blocks of 512 bytes a pool, 64 pools an arena: 17 arenas need 16 x 1984 + 1 blocks.
-  for (int i = 1; i < 16 * 1984 + 1; ++i) pooled.allocate(obj(512));
+  // 17 arenas: 16 full ones and a block.
+  for (int i = 1; i < 16 * kPerArena + 1; ++i) pooled.allocate(obj(512));
   EXPECT_EQ(raw.maps.size(), 17u);
   EXPECT_EQ(raw.reallocs, 1u);
   EXPECT_EQ(raw.last_request.size, 32 * 48u);
