@@ -19,6 +19,7 @@
 // "MINOR:PATH,..."): Debian's 3.11 on CI, and pyenv's 3.8-3.11 where present.
 // A missing one skips its test with the reason.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -29,8 +30,8 @@
 
 #include "engine/pooled.hpp"
 #include "engine/size_classes.hpp"
-#include "tests/fixture_raw.hpp"
 #include "reports/pymalloc_stats.hpp"
+#include "tests/fixture_raw.hpp"
 
 namespace heaplay {
 namespace {
@@ -294,7 +295,9 @@ std::vector<PymallocStats> replay_heaplay(const PooledParams& params, const std:
 // CPython's side: the oracle's sections, one per 's'.
 std::vector<std::string> replay_cpython(const std::string& oracle, const std::string& args,
                                         const std::vector<Op>& ops, const std::string& name) {
-  const std::string input = ::testing::TempDir() + "pooled_oracle_" + name + ".txt";
+  // ctest runs tests in parallel processes: the pid keeps their inputs apart.
+  const std::string input =
+      ::testing::TempDir() + "pooled_oracle_" + name + "_" + std::to_string(getpid()) + ".txt";
   {
     std::ofstream out(input);
     for (const Op& op : ops) {

@@ -11,8 +11,8 @@
 
 #include "engine/pooled.hpp"
 #include "engine/stack.hpp"
-#include "tests/fixture_raw.hpp"
 #include "reports/pymalloc_stats.hpp"
+#include "tests/fixture_raw.hpp"
 #include "traces/error.hpp"
 
 namespace heaplay {
