@@ -85,14 +85,20 @@ void Replayer::end(const TraceInfo& info, const ReadSummary& summary) {
 }
 
 ReplayResult Replayer::finish() const {
+  // Measure before this function allocates: raw glibc measures this process's
+  // heap (raw_glibc.hpp). So the bottom layer reports first, too.
+  const uint64_t peak_footprint = top_.peak_held_bytes(), final_footprint = top_.held_bytes();
+  const auto& layers = stack_.layers();
+  LayerReport bottom = layers.back()->report();
   ReplayResult r = result_;
   r.final_live_bytes = live_bytes_;
   r.final_live_blocks = live_blocks_;
   r.final_live_objects = 0;
-  r.peak_footprint_bytes = top_.peak_held_bytes();
-  r.final_footprint_bytes = top_.held_bytes();
+  r.peak_footprint_bytes = peak_footprint;
+  r.final_footprint_bytes = final_footprint;
   r.events_per_second = r.replay_seconds > 0 ? static_cast<double>(r.events) / r.replay_seconds : 0;
-  for (const auto& layer : stack_.layers()) r.layers.push_back(layer->report());
+  for (size_t i = 0; i + 1 < layers.size(); ++i) r.layers.push_back(layers[i]->report());
+  r.layers.push_back(std::move(bottom));
   return r;
 }
 

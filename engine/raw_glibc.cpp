@@ -1,0 +1,355 @@
+// raw_glibc.cpp: see raw_glibc.hpp.
+#include "engine/raw_glibc.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "traces/error.hpp"
+
+namespace heaplay {
+
+namespace {
+
+// glibc's chunk header (malloc/malloc.c): the size word sits just before the
+// pointer; its low bits are flags.
+constexpr size_t kIsMmapped = 0x2;     // the chunk is a mapping of its own
+constexpr size_t kNonMainArena = 0x4;  // the chunk belongs to a thread arena
+constexpr size_t kFlags = 0x7;
+constexpr uint64_t kChunkHeader = 2 * sizeof(size_t);  // prev_size + size
+// Above glibc's DEFAULT_MMAP_THRESHOLD_MAX (32 MiB on 64-bit): always mmapped, and
+// freeing it leaves the dynamic mmap threshold alone.
+constexpr size_t kProbeBytes = size_t{64} << 20;
+constexpr unsigned char kTouchByte = 0x5a;
+// glibc's per-thread cache: 64 bins of chunk sizes 32, 48, ... 1040 bytes,
+// 7 chunks each unless tuned (glibc.malloc.tcache_count).
+constexpr size_t kTcacheBins = 64;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// Its allocator replaces glibc's, and it would take reading a chunk header for an overflow.
+constexpr bool kSanitizer = true;
+#else
+constexpr bool kSanitizer = false;
+#endif
+
+void* ptr(Addr a) { return reinterpret_cast<void*>(static_cast<uintptr_t>(a)); }
+Addr addr(void* p) { return static_cast<Addr>(reinterpret_cast<uintptr_t>(p)); }
+
+// The size word of the chunk of the live block at p.
+size_t size_word(void* p) {
+  // To the compiler, a malloc'd block is uninitialised memory with nothing
+  // before it; hide where the pointer comes from.
+  const char* q = static_cast<const char*>(p);
+  asm("" : "+r"(q));
+  size_t w;
+  std::memcpy(&w, q - sizeof(size_t), sizeof w);
+  return w;
+}
+
+// What glibc's chunk header says about the live block at p: malloc_usable_size
+// without the call (musable() in malloc.c), and the chunk's mapping. The
+// constructor checks both against malloc_usable_size and mallinfo2.
+struct Chunk {
+  uint64_t usable;       // malloc_usable_size(p)
+  uint64_t mapped;       // bytes of its own mapping (IS_MMAPPED), else 0
+  bool thread_arena;     // a heap chunk of a thread arena
+};
+Chunk chunk_of(void* p) {
+  const size_t word = size_word(p);
+  const uint64_t size = word & ~kFlags;
+  if (word & kIsMmapped) return {size - kChunkHeader, size, false};
+  return {size - sizeof(size_t), 0, (word & kNonMainArena) != 0};
+}
+
+[[noreturn]] void fail(std::string_view what) {
+  throw Error(fmt::format("--raw glibc: {}", what), kExitFailure);
+}
+
+// Reads a small /proc file into buf (NUL-terminated) without allocating; false if it cannot.
+bool read_proc(const char* path, char* buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  size_t n = 0;
+  while (n + 1 < cap) {
+    ssize_t got = read(fd, buf + n, cap - 1 - n);
+    if (got <= 0) break;
+    n += static_cast<size_t>(got);
+  }
+  close(fd);
+  buf[n] = '\0';
+  return n > 0;
+}
+
+// Resident bytes now (/proc/self/statm, second field), 0 if unreadable.
+uint64_t rss_now(uint64_t page) {
+  char buf[256];
+  if (!read_proc("/proc/self/statm", buf, sizeof buf)) return 0;
+  char* end;
+  std::strtoull(buf, &end, 10);
+  return std::strtoull(end, nullptr, 10) * page;
+}
+
+// The peak resident bytes of the process since it started (VmHWM), 0 if unreadable.
+uint64_t rss_peak() {
+  char buf[4096];
+  if (!read_proc("/proc/self/status", buf, sizeof buf)) return 0;
+  const char* line = std::strstr(buf, "VmHWM:");
+  return line ? std::strtoull(line + 6, nullptr, 10) * 1024 : 0;
+}
+
+}  // namespace
+
+uint64_t RawGlibc::mmapped_size(void* p) { return chunk_of(p).mapped; }
+
+void RawGlibc::verify_chunk_layout() {
+  auto refuse = [](std::string_view what) {
+    fail(fmt::format("{}; the footprint figures rely on glibc's own malloc (is another allocator or a sanitizer "
+                     "in the process?)",
+                     what));
+  };
+  if (kSanitizer) refuse("this build's sanitizer replaces glibc's malloc");
+  void* small = malloc(64);
+  if (!small) fail("cannot allocate 64 bytes");
+  const Chunk s = chunk_of(small);
+  const size_t usable = malloc_usable_size(small);
+  free(small);
+  if (s.mapped || usable < 64 || s.usable != usable) refuse("a 64-byte block does not carry a glibc chunk header");
+  if (s.thread_arena) fail("this thread allocates from a glibc thread arena: build and replay on the main thread");
+
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const struct mallinfo2 before = mallinfo2();
+  void* big = malloc(kProbeBytes);
+  if (!big) fail(fmt::format("cannot allocate {} bytes (address space) for the chunk layout check", kProbeBytes));
+  const struct mallinfo2 after = mallinfo2();
+  const Chunk b = chunk_of(big);
+  const size_t big_usable = malloc_usable_size(big);
+  free(big);
+  if (b.mapped == 0) refuse("a 64 MiB block is not marked IS_MMAPPED");
+  if (b.usable != big_usable || b.mapped < kProbeBytes || b.mapped % page != 0 ||
+      after.hblkhd - before.hblkhd != b.mapped)
+    refuse(fmt::format("a 64 MiB mmapped chunk reads as {} bytes ({} usable, malloc_usable_size says {}), but "
+                       "mallinfo2's hblkhd grew by {}",
+                       b.mapped, b.usable, big_usable, after.hblkhd - before.hblkhd));
+}
+
+RawGlibc::RawGlibc(Touch touch, uint8_t depth)
+    : Layer(nullptr, depth), touch_(touch), page_(static_cast<uint64_t>(sysconf(_SC_PAGESIZE))) {
+  if (!kSanitizer) take_foreign_chunks();
+  try {
+    verify_chunk_layout();
+  } catch (...) {
+    give_back_foreign_chunks();  // no destructor after a throw
+    throw;
+  }
+}
+
+void RawGlibc::start() {
+  // Give back the free top of the heap, so that the replay's first requests
+  // grow the break as they would in a fresh program.
+  malloc_trim(0);
+  baseline_brk_ = reinterpret_cast<uintptr_t>(sbrk(0));
+  baseline_ = mallinfo2();
+  baseline_rss_ = rss_now(page_);
+  started_ = true;
+}
+
+RawGlibc::~RawGlibc() { give_back_foreign_chunks(); }
+
+void RawGlibc::give_back_foreign_chunks() {
+  while (foreign_held_ > 0) free(foreign_[--foreign_held_]);
+}
+
+void RawGlibc::take_foreign_chunks() {
+  void* mine[kForeignPerBin];
+  for (size_t bin = 0; bin < kTcacheBins; ++bin) {
+    size_t n = 0;
+    for (size_t k = 0; k < kForeignPerBin; ++k) {
+      void* p = malloc(24 + 16 * bin);  // the largest request of the bin
+      if (!p) break;
+      if (chunk_of(p).thread_arena) foreign_[foreign_held_++] = p;
+      else mine[n++] = p;
+    }
+    while (n > 0) free(mine[--n]);
+  }
+}
+
+std::unique_ptr<Layer> make_raw_glibc(Touch touch, uint8_t depth) { return std::make_unique<RawGlibc>(touch, depth); }
+
+int64_t RawGlibc::main_arena_delta() const {
+  if (!started_) return 0;
+  return static_cast<int64_t>(reinterpret_cast<uintptr_t>(sbrk(0)) - baseline_brk_);
+}
+
+uint64_t RawGlibc::held_bytes() const {
+  const int64_t main = main_arena_delta();
+  return (main > 0 ? static_cast<uint64_t>(main) : 0) + mmapped_bytes_ + mapped_bytes_;
+}
+
+void RawGlibc::note_growth() {
+  const uint64_t h = held_bytes();
+  if (h > peak_held_) peak_held_ = h;
+}
+
+void RawGlibc::write(void* p, uint64_t from, uint64_t to) {
+  if (touch_ == Touch::None || from >= to) return;
+  volatile unsigned char* base = static_cast<unsigned char*>(p);
+  if (touch_ == Touch::First) {
+    for (uint64_t i = from; i < std::min<uint64_t>(to, 8); ++i) base[i] = kTouchByte;
+    return;
+  }
+  // All: the first byte, then the first byte of every page after it.
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  for (uint64_t off = from; off < to; off = ((a + off) | (page_ - 1)) + 1 - a) base[off] = kTouchByte;
+}
+
+Block RawGlibc::allocate(const Request& r) {
+  if (!started_) [[unlikely]]
+    start();
+  void* p = malloc(r.size);
+  if (!p) [[unlikely]]
+    fail(fmt::format("malloc of {} bytes failed", r.size));
+  const Chunk c = chunk_of(p);
+  if (c.mapped) {
+    ++mmapped_chunks_;
+    ++mmapped_chunks_total_;
+    mmapped_bytes_ += c.mapped;
+  }
+  if (c.thread_arena) [[unlikely]]
+    ++thread_arena_blocks_;
+  ++mallocs_;
+  requested_live_ += r.size;
+  usable_live_ += c.usable;
+  peak_usable_live_ = std::max(peak_usable_live_, usable_live_);
+  write(p, 0, r.size);
+  note_growth();
+  return Block{addr(p), 0, depth_, {}};
+}
+
+void RawGlibc::release(const Block& b, const Request& r) {
+  void* p = ptr(b.addr);
+  const Chunk c = chunk_of(p);
+  free(p);
+  if (c.mapped) {
+    --mmapped_chunks_;
+    mmapped_bytes_ -= c.mapped;
+  }
+  ++frees_;
+  requested_live_ -= r.size;
+  usable_live_ -= c.usable;
+}
+
+Block RawGlibc::reallocate(const Block& b, uint64_t old_size, const Request& r) {
+  void* old = ptr(b.addr);
+  const Chunk was = chunk_of(old);
+  // glibc's realloc(p, 0) frees p and returns NULL; the trace's block stays
+  // live, so ask for 1 byte, as CPython's PyMem_RawRealloc does.
+  void* p = realloc(old, r.size ? r.size : 1);
+  if (!p) [[unlikely]]
+    fail(fmt::format("realloc from {} to {} bytes failed", old_size, r.size));
+  const Chunk c = chunk_of(p);
+  if (c.thread_arena) [[unlikely]]
+    ++thread_arena_blocks_;
+  if (was.mapped) --mmapped_chunks_;
+  if (c.mapped) {
+    ++mmapped_chunks_;
+    if (!was.mapped) ++mmapped_chunks_total_;
+  }
+  mmapped_bytes_ = mmapped_bytes_ - was.mapped + c.mapped;
+  ++reallocs_;
+  if (p != old) ++realloc_moves_;
+  requested_live_ = requested_live_ - old_size + r.size;
+  usable_live_ = usable_live_ - was.usable + c.usable;
+  peak_usable_live_ = std::max(peak_usable_live_, usable_live_);
+  write(p, old_size, r.size);
+  note_growth();
+  return Block{addr(p), 0, depth_, {}};
+}
+
+Addr RawGlibc::map(uint64_t bytes, uint64_t alignment) {
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0)
+    fail(fmt::format("map: alignment {} is not a power of two", alignment));
+  if (!started_) [[unlikely]]
+    start();
+  alignment = std::max(alignment, page_);
+  const uint64_t len = (bytes + page_ - 1) / page_ * page_;
+  // Map enough to hold an aligned run of len bytes, then unmap both ends.
+  const uint64_t span = len + alignment - page_;
+  void* m = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) fail(fmt::format("mmap of {} bytes failed", span));
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(m), hi = lo + span;
+  const uintptr_t aligned = (lo + alignment - 1) & ~(static_cast<uintptr_t>(alignment) - 1);
+  if (aligned > lo) munmap(m, aligned - lo);
+  if (hi > aligned + len) munmap(reinterpret_cast<void*>(aligned + len), hi - (aligned + len));
+  ++maps_;
+  mapped_bytes_ += len;
+  note_growth();
+  return static_cast<Addr>(aligned);
+}
+
+void RawGlibc::unmap(Addr a, uint64_t bytes) {
+  const uint64_t len = (bytes + page_ - 1) / page_ * page_;
+  munmap(ptr(a), len);
+  ++unmaps_;
+  mapped_bytes_ -= len;
+}
+
+void RawGlibc::touch(Addr a, uint64_t bytes) { write(ptr(a), 0, bytes); }
+
+LayerReport RawGlibc::report() const {
+  // Measure before building the report, which allocates.
+  using Info = struct mallinfo2;
+  const Info now = mallinfo2();
+  const uint64_t rss = rss_now(page_), hwm = rss_peak();
+  const int64_t main = main_arena_delta();
+  const uint64_t held = held_bytes();
+
+  LayerReport rep;
+  rep.layer = "raw";
+  rep.add("mallocs", mallocs_);
+  rep.add("frees", frees_);
+  rep.add("reallocs", reallocs_);
+  rep.add("realloc_moves", realloc_moves_);
+  rep.add("live_blocks", mallocs_ - frees_);
+  rep.add("requested_live_bytes", requested_live_);
+  rep.add("usable_live_bytes", usable_live_);
+  rep.add("peak_usable_live_bytes", peak_usable_live_);
+  rep.add("mmapped_chunks", mmapped_chunks_);
+  rep.add("mmapped_chunks_total", mmapped_chunks_total_);
+  rep.add("mmapped_chunk_bytes", mmapped_bytes_);
+  rep.add("thread_arena_blocks", thread_arena_blocks_);
+  rep.add("maps", maps_);
+  rep.add("unmaps", unmaps_);
+  rep.add("mapped_bytes", mapped_bytes_);
+  rep.add("main_arena_bytes", main > 0 ? static_cast<uint64_t>(main) : 0);
+  rep.add("footprint_bytes", held);
+  rep.add("peak_footprint_bytes", peak_held_);
+  const std::pair<const char*, size_t Info::*> fields[] = {
+      {"arena", &Info::arena},       {"hblkhd", &Info::hblkhd},     {"uordblks", &Info::uordblks},
+      {"fordblks", &Info::fordblks}, {"keepcost", &Info::keepcost},
+  };
+  // Nothing replayed yet: now is the baseline.
+  const Info& base = started_ ? baseline_ : now;
+  for (const auto& [field, member] : fields) {
+    rep.add(fmt::format("mallinfo2_{}_baseline_bytes", field), base.*member);
+    rep.add(fmt::format("mallinfo2_{}_final_bytes", field), now.*member);
+  }
+  rep.add("rss_baseline_bytes", started_ ? baseline_rss_ : rss);
+  rep.add("rss_peak_bytes", hwm);
+  rep.add("rss_final_bytes", rss);
+  return rep;
+}
+
+bool RawGlibc::is_valid() const {
+  const uint64_t live = mallocs_ - frees_;
+  return frees_ <= mallocs_ && requested_live_ <= usable_live_ && mmapped_chunks_ <= live &&
+         mmapped_chunks_ <= mmapped_chunks_total_ && peak_usable_live_ >= usable_live_ &&
+         (live != 0 || (requested_live_ == 0 && usable_live_ == 0 && mmapped_bytes_ == 0)) &&
+         unmaps_ <= maps_;
+}
+
+}  // namespace heaplay

@@ -1,0 +1,128 @@
+// raw_glibc.hpp: the real glibc malloc as the bottom layer (`--raw glibc`).
+//
+// Every request is a real malloc/free/realloc in this process; Block.addr is
+// the pointer glibc returned. map()/unmap() are real mmap/munmap (pooled's
+// arenas, as CPython's arena allocator takes them), aligned by mapping more
+// and unmapping the ends. `--touch` decides how much of each block is written,
+// so that resident memory means something (Touch in stack.hpp):
+//   none   nothing is written;
+//   first  the first 8 bytes of each block (fewer if it is smaller);
+//   all    one byte per page of the whole block (realloc: of the grown part).
+// touch() writes the same way; pooled calls it for the blocks of a fresh pool.
+//
+// Baseline: taken at the first request (allocate or map), after
+// malloc_trim(0): the break, mallinfo2, the resident set. Everything heaplay
+// allocates before that (reader thread, stack, replayer) is outside it.
+//
+// Footprint (held_bytes): what mallinfo2's arena + hblkhd would say for the
+// replay's own heap, less the baseline, plus the bytes map()ped here; kept up
+// to date per request without walking the heap (mallinfo2 walks every bin,
+// far too slow per event):
+//   main arena  sbrk(0) minus the baseline break: the main arena is the only
+//               one that grows by brk, and glibc counts its extent since its
+//               first break as its system_mem (0 if it shrank below the
+//               baseline; main_arena_delta() has the sign);
+//   mmapped     glibc serves large requests (>= the mmap threshold) with a
+//               mapping of their own and marks the chunk IS_MMAPPED (bit 1 of
+//               the size word just before the pointer). Such a chunk maps
+//               malloc_usable_size(p) + 2 * sizeof(size_t) bytes, which is
+//               what glibc adds to hblkhd. A glibc-specific assumption: the
+//               constructor checks it (verify_chunk_layout) and refuses to
+//               run where it does not hold (another malloc, a sanitizer);
+//   map()       bytes mapped by this layer and not yet unmapped.
+// The peak is updated after every request that can grow the footprint.
+//
+// Threads: the footprint is of the main arena plus mappings. The replay must
+// run on the main thread (the constructor refuses a thread arena); a reader on
+// another thread (traces/reader_thread.hpp) allocates from its own glibc
+// arena, which is excluded by construction. mallinfo2's figures in report()
+// are process-wide and include it. Memory of another arena freed on this
+// thread waits in this thread's tcache, and malloc hands it out first: the
+// constructor takes such chunks out (up to 16 a size class), and a block
+// still served from one is counted (thread_arena_blocks), outside the
+// footprint.
+//
+// Memory: no bookkeeping per block (the Block carries the pointer); nothing
+// here calls malloc but the requests themselves.
+#pragma once
+
+#include <malloc.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "engine/layer.hpp"
+#include "engine/stack.hpp"
+
+namespace heaplay {
+
+class RawGlibc final : public Layer {
+ public:
+  // Checks glibc's chunk layout and that this thread allocates from the main
+  // arena; takes other arenas' chunks out of this thread's tcache. Throws
+  // Error (exit 1) where a check fails. Build and use it on the main thread.
+  RawGlibc(Touch touch, uint8_t depth);
+  ~RawGlibc() override;
+
+  std::string_view name() const override { return "raw"; }
+  Block allocate(const Request& r) override;
+  void release(const Block& b, const Request& r) override;
+  Block reallocate(const Block& b, uint64_t old_size, const Request& r) override;
+  Addr map(uint64_t bytes, uint64_t alignment) override;
+  void unmap(Addr addr, uint64_t bytes) override;
+  void touch(Addr addr, uint64_t bytes) override;
+  uint64_t held_bytes() const override;  // 0 before the first request
+  uint64_t peak_held_bytes() const override { return peak_held_; }
+  // Takes mallinfo2 and the resident set before it allocates anything itself.
+  LayerReport report() const override;
+  bool is_valid() const override;
+
+  // The parts of held_bytes(): the main arena's growth since the baseline
+  // (negative when it shrank below it), mmapped chunks live, map()ped bytes.
+  int64_t main_arena_delta() const;
+  uint64_t mmapped_chunk_bytes() const { return mmapped_bytes_; }
+  uint64_t mapped_bytes() const { return mapped_bytes_; }
+  // mallinfo2 at the baseline (zeros before the first request).
+  const struct mallinfo2& baseline() const { return baseline_; }
+
+  // Bytes of the mapping behind p when glibc served it with a mapping of its
+  // own (IS_MMAPPED), else 0. p: a live pointer from malloc/realloc.
+  static uint64_t mmapped_size(void* p);
+  // Checks, with one small and one large (64 MiB, never touched) allocation,
+  // that glibc's chunk header reads as expected, that IS_MMAPPED and
+  // mmapped_size() agree with mallinfo2, and that the calling thread
+  // allocates from the main arena. Throws Error (exit 1) naming what fails.
+  static void verify_chunk_layout();
+
+ private:
+  void start();                                     // takes the baseline
+  void write(void* p, uint64_t from, uint64_t to);  // per touch_, bytes [from, to) of the block at p
+  void note_growth();                               // updates peak_held_
+  void take_foreign_chunks();                       // see foreign_
+  void give_back_foreign_chunks();
+
+  Touch touch_;
+  uint64_t page_;
+  bool started_ = false;
+  uintptr_t baseline_brk_ = 0;
+  struct mallinfo2 baseline_ {};
+  uint64_t baseline_rss_ = 0;
+
+  uint64_t mallocs_ = 0, frees_ = 0, reallocs_ = 0, realloc_moves_ = 0;
+  uint64_t requested_live_ = 0, usable_live_ = 0, peak_usable_live_ = 0;
+  uint64_t mmapped_chunks_ = 0, mmapped_chunks_total_ = 0, mmapped_bytes_ = 0;
+  uint64_t thread_arena_blocks_ = 0;  // blocks served from a thread arena's chunk all the same
+  uint64_t maps_ = 0, unmaps_ = 0, mapped_bytes_ = 0;
+  uint64_t peak_held_ = 0;
+
+  // Chunks of thread arenas that sat in this thread's tcache (another
+  // thread's memory freed on this one), taken out by the constructor so that
+  // the replay is not served them; freed by the destructor.
+  static constexpr size_t kForeignPerBin = 16;
+  void* foreign_[64 * kForeignPerBin];
+  size_t foreign_held_ = 0;
+};
+
+}  // namespace heaplay

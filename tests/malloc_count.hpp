@@ -1,0 +1,24 @@
+// malloc_count.hpp: counts the calls to malloc, calloc and realloc a thread
+// makes, for tests that check a path does not allocate.
+//
+// tests/malloc_count.cpp defines malloc, calloc and realloc in the test
+// program; they count, per thread, and call glibc's own (__libc_malloc, ...),
+// so the heap and its behaviour are glibc's unchanged. Aligned allocations
+// (memalign, aligned_alloc, aligned operator new) are not counted. Under a
+// sanitizer, whose allocator replaces glibc's, nothing is defined or counted.
+#pragma once
+
+#include <cstdint>
+
+namespace heaplay::testing {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kGlibcMalloc = false;  // the sanitizer's allocator replaces glibc's
+#else
+inline constexpr bool kGlibcMalloc = true;
+#endif
+
+// Calls to malloc, calloc and realloc this thread has made so far (0 when !kGlibcMalloc).
+uint64_t thread_malloc_calls();
+
+}  // namespace heaplay::testing
