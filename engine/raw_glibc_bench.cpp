@@ -5,16 +5,25 @@
 //   BM_RawGlibcLayer  the same requests through RawGlibc (arg: touch mode,
 //                     0 none, 1 first, 2 all): usable-size and IS_MMAPPED
 //                     bookkeeping, the footprint and its peak per request
+//   BM_ReplayHere     make_pylike_source (blocks only) replayed into RawGlibc
+//                     (touch none), reading on the same thread
+//   BM_ReplayOnAThread  the same, reading on a second thread (ReaderThread),
+//                     as `replay --raw glibc` does
 //
-// items_per_second counts request pairs (one free and one malloc). Sizes
-// cycle through a CPython-like mix (mostly 16..512 bytes, some KiB); 4096
-// blocks are live at any time.
+// The first two: items_per_second counts request pairs (one free and one
+// malloc); sizes cycle through a CPython-like mix (mostly 16..512 bytes,
+// some KiB); 4096 blocks are live at any time. The replays: records per
+// second of wall time, HEAPLAY_BENCH_EVENTS records (default 2M).
 #include <benchmark/benchmark.h>
 
 #include <array>
 #include <cstdlib>
 
 #include "engine/raw_glibc.hpp"
+#include "tests/mini_replay.hpp"
+#include "tests/test_util.hpp"
+#include "traces/reader_thread.hpp"
+#include "traces/synth_pylike.hpp"
 
 namespace heaplay {
 namespace {
@@ -56,6 +65,31 @@ void BM_RawGlibcLayer(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_RawGlibcLayer)->Arg(0)->Arg(1)->Arg(2);
+
+void BM_ReplayHere(benchmark::State& state) {
+  const uint64_t n = testing::bench_events(2'000'000);
+  for (auto _ : state) {
+    RawGlibc layer(Touch::None, 0);
+    testing::MiniReplay replay(layer);
+    make_pylike_source(n, 1, false)->read(replay);
+    replay.release_all();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
+}
+BENCHMARK(BM_ReplayHere)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_ReplayOnAThread(benchmark::State& state) {
+  const uint64_t n = testing::bench_events(2'000'000);
+  for (auto _ : state) {
+    ReaderThread reading([n] { return make_pylike_source(n, 1, false); });
+    RawGlibc layer(Touch::None, 0);
+    testing::MiniReplay replay(layer);
+    reading.run(replay);
+    replay.release_all();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
+}
+BENCHMARK(BM_ReplayOnAThread)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace heaplay

@@ -16,8 +16,8 @@
 #include <string>
 #include <thread>
 
-#include "engine/slot_table.hpp"
 #include "tests/malloc_count.hpp"
+#include "tests/mini_replay.hpp"
 #include "traces/error.hpp"
 #include "traces/reader_thread.hpp"
 #include "traces/synth_pylike.hpp"
@@ -329,59 +329,21 @@ TEST(RawGlibc, MakesNoMallocOfItsOwn) {
   EXPECT_EQ(testing::thread_malloc_calls() - calls0, blocks.size() + blocks.size() / 2);
 }
 
-// The replay loop of engine/replay.cpp, cut down: one Block per slot.
-struct MiniReplay : EventConsumer {
-  Layer& layer;
-  SlotTable<Block> blocks;
-  SlotTable<uint64_t> sizes;  // + 1; 0: not live
-  uint64_t live = 0, calls_at_begin = 0, calls_at_end = 0;
-  explicit MiniReplay(Layer& l) : layer(l) {}
-  void begin(const TraceInfo&) override { calls_at_begin = testing::thread_malloc_calls(); }
-  void events(std::span<const Event> batch) override {
-    for (const Event& e : batch) {
-      const Request r{e.size, e.str, e.domain};
-      switch (e.kind) {
-        case EventKind::Alloc:
-          blocks.ensure(e.slot.value);
-          sizes.ensure(e.slot.value);
-          blocks[e.slot.value] = layer.allocate(r);
-          sizes[e.slot.value] = e.size + 1;
-          live += e.size;
-          break;
-        case EventKind::Free:
-          layer.release(blocks[e.slot.value], r);
-          sizes[e.slot.value] = 0;
-          live -= e.size;
-          break;
-        case EventKind::Realloc:
-          blocks[e.slot.value] = layer.reallocate(blocks[e.slot.value], e.old_size, r);
-          sizes[e.slot.value] = e.size + 1;
-          live = live - e.old_size + e.size;
-          break;
-        default: break;
-      }
-    }
-  }
-  void end(const TraceInfo&, const ReadSummary&) override { calls_at_end = testing::thread_malloc_calls(); }
-  void release_all() {
-    for (size_t i = 0; i < sizes.capacity(); ++i)
-      if (sizes[i]) layer.release(blocks[i], Request{sizes[i] - 1, {}, Domain::None});
-  }
-};
-
 TEST(RawGlibc, ReplaysOnThisThreadWhileAnotherReads) {
   SKIP_UNLESS_GLIBC_MALLOC();
   ReaderThread reading([] { return make_pylike_source(300'000, 11, false); }, 4096, 4);
   RawGlibc layer(Touch::First, 0);
-  MiniReplay replay(layer);
+  testing::MiniReplay replay(layer);
+  const uint64_t calls0 = testing::thread_malloc_calls();
   reading.run(replay);
+  const uint64_t calls = testing::thread_malloc_calls() - calls0;
   const LayerReport r = layer.report();
   EXPECT_GT(counter(r, "mallocs"), 10'000u);
   EXPECT_GT(counter(r, "reallocs"), 0u);
   // The only mallocs on this thread are the replay's own requests.
-  EXPECT_EQ(replay.calls_at_end - replay.calls_at_begin, counter(r, "mallocs") + counter(r, "reallocs"));
+  EXPECT_EQ(calls, counter(r, "mallocs") + counter(r, "reallocs"));
   EXPECT_EQ(counter(r, "thread_arena_blocks"), 0u);
-  EXPECT_EQ(counter(r, "requested_live_bytes"), replay.live);
+  EXPECT_EQ(counter(r, "requested_live_bytes"), replay.live_bytes);
   EXPECT_GE(counter(r, "peak_footprint_bytes"), counter(r, "footprint_bytes"));
   replay.release_all();
   EXPECT_EQ(counter(layer.report(), "live_blocks"), 0u);
