@@ -9,11 +9,17 @@
 #include <fmt/format.h>
 
 #include "cli/options.hpp"
+#include "engine/pooled.hpp"
+#include "engine/replay.hpp"
+#include "engine/stack.hpp"
 #include "reports/format.hpp"
+#include "reports/pymalloc_stats.hpp"
+#include "reports/replay_report.hpp"
 #include "reports/stats.hpp"
 #include "traces/atomic_file.hpp"
 #include "traces/error.hpp"
 #include "traces/pipeline.hpp"
+#include "traces/reader_thread.hpp"
 #include "traces/synth_pylike.hpp"
 #include "traces/trace_io.hpp"
 
@@ -32,10 +38,14 @@ void write_stdout(const std::string& s) {
     throw Error(fmt::format("cannot write to standard output: {}", std::strerror(errno)), kExitFailure);
 }
 
+unsigned thread_count(const Options& o) {
+  return o.threads ? o.threads : std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+}
+
 int run_stats(const Options& o) {
   // Two threads where there are two cores: reading and counting overlap, and
   // native frames are inflated ahead of decoding.
-  unsigned threads = o.threads ? o.threads : std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+  unsigned threads = thread_count(o);
   ReadOptions r = read_options(o);
   r.prefetch = threads == 2;
   // Open the trace; its format comes from its content.
@@ -51,6 +61,55 @@ int run_stats(const Options& o) {
   // Render the finished model.
   write_stdout(render_stats(stats.finish(), parse_format(o.format)));
   return 0;
+}
+
+// Writes pymalloc's own view (--pymalloc-stats), then the summary.
+int finish_replay(const Options& o, const Stack& stack, const Replayer& replayer) {
+  ReplayResult result = replayer.finish();
+  if (!o.pymalloc_stats.empty()) {
+    const auto* pooled = dynamic_cast<const PooledLayer*>(stack.find(LayerKind::Pooled));
+    AtomicFile out(o.pymalloc_stats);
+    out.write(render_pymalloc_stats(pooled->pymalloc_stats()));
+    out.commit();
+  }
+  write_stdout(render_replay(result, parse_format(o.format)));
+  return 0;
+}
+
+int run_replay(const Options& o) {
+  // Check the command line before reading anything.
+  StackSpec spec = parse_stack(o.stack);
+  StackOptions options{parse_raw_kind(o.raw), parse_touch(o.touch)};
+  if (!o.pymalloc_stats.empty() && !spec.has(LayerKind::Pooled))
+    throw Error(fmt::format("--pymalloc-stats needs a stack with the pooled layer (stack {})", spec.name()));
+  if (!o.pymalloc_stats.empty()) refuse_same_file(o.input, o.pymalloc_stats);
+  // The parameters: --python, else the version the trace was recorded with; then --set.
+  std::string note;
+  Params params = params_for_trace(leading_metadata(o.input), o.python, o.sets, &note);
+  if (!note.empty()) spdlog::warn("{}", note);
+  unsigned threads = thread_count(o);
+  ReadOptions r = read_options(o);
+  r.prefetch = threads == 2;
+  if (options.raw == RawKind::Glibc) {
+    // The real malloc heap is measured: read on a worker thread (its own glibc
+    // arena), replay on this one, whose arena is the sbrk heap a program uses.
+    ReaderThread reading([&] { return open_trace(o.input, r); });
+    Stack stack = build_stack(spec, params, options);
+    Replayer replayer(stack, params, options);
+    reading.run(replayer);
+    return finish_replay(o, stack, replayer);
+  }
+  // Build the stack, then stream the trace through it.
+  Stack stack = build_stack(spec, params, options);
+  Replayer replayer(stack, params, options);
+  auto reader = open_trace(o.input, r);
+  if (threads == 2) {
+    PipelinedConsumer pipe(replayer);
+    reader->read(pipe);
+  } else {
+    reader->read(replayer);
+  }
+  return finish_replay(o, stack, replayer);
 }
 
 // Streams reader into a new file at o.output; returns what was read.
@@ -90,6 +149,7 @@ int run_synth(const Options& o) {
 
 int run(const Options& o) {
   if (o.command == "stats") return run_stats(o);
+  if (o.command == "replay") return run_replay(o);
   if (o.command == "convert") return run_convert(o);
   if (o.command == "synth") return run_synth(o);
   throw Error(fmt::format("unknown command '{}'", o.command));

@@ -26,6 +26,16 @@ void add_write_options(CLI::App* cmd, heaplay::cli::Options& o) {
       ->default_val(1u << 16);
 }
 
+// --format and --threads; work: what the second thread does ("count", "replay").
+void add_report_options(CLI::App* cmd, heaplay::cli::Options& o, const std::string& work) {
+  cmd->add_option("--format", o.format, "Output format")
+      ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->default_val("table");
+  cmd->add_option("--threads", o.threads,
+                  "1: read and " + work + " on one thread; 2: on two (default where there are two cores)")
+      ->check(CLI::Range(1u, 2u));
+}
+
 void setup_logging(int verbosity) {
   auto logger = spdlog::stderr_logger_st("heaplay");
   logger->set_pattern("heaplay: %l: %v");
@@ -50,12 +60,28 @@ int main(int argc, char** argv) {
 
   auto* stats = app.add_subcommand("stats", "Count events, live bytes, sizes and lifetimes in one streaming pass");
   add_read_options(stats, o);
-  stats->add_option("--format", o.format, "Output format")
-      ->check(CLI::IsMember({"table", "csv", "json"}))
-      ->default_val("table");
-  stats->add_option("--threads", o.threads,
-                    "1: read and count on one thread; 2: on two (default where there are two cores)")
-      ->check(CLI::Range(1u, 2u));
+  add_report_options(stats, o, "count");
+
+  auto* replay = app.add_subcommand("replay", "Replay a trace through an allocator stack and measure each layer");
+  add_read_options(replay, o);
+  replay->add_option("--stack", o.stack,
+                     "raw, pooled, objspec or gc (cumulative), or layers joined by '+', top to bottom")
+      ->default_val("pooled");
+  replay->add_option("--python", o.python,
+                     "CPython version whose allocator parameters to use: 3.8 to 3.13 "
+                     "(default: the trace's own version when recorded, else 3.11)");
+  replay->add_option("--set", o.sets, "Override one parameter, KEY=VALUE (repeatable; see docs/replay.md)")
+      ->take_all()
+      ->allow_extra_args(false);
+  replay->add_option("--raw", o.raw, "Bottom layer: sim (a deterministic model) or glibc (this process's malloc)")
+      ->check(CLI::IsMember({"sim", "glibc"}))
+      ->default_val("sim");
+  replay->add_option("--touch", o.touch, "With --raw glibc: write none, the first byte, or all pages of each block")
+      ->check(CLI::IsMember({"none", "first", "all"}))
+      ->default_val("none");
+  replay->add_option("--pymalloc-stats", o.pymalloc_stats,
+                     "Write the pooled layer's state as sys._debugmallocstats() prints it to PATH ('-': stdout)");
+  add_report_options(replay, o, "replay");
 
   auto* convert = app.add_subcommand("convert", "Convert between text and native binary traces");
   add_read_options(convert, o);
@@ -81,7 +107,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == a;
     if (!known) {
-      std::fprintf(stderr, "heaplay: error: unknown command '%s' (stats, convert, synth)\nRun 'heaplay --help' for usage.\n",
+      std::fprintf(stderr, "heaplay: error: unknown command '%s' (stats, replay, convert, synth)\nRun 'heaplay --help' for usage.\n",
                    argv[i]);
       return heaplay::kExitBadInput;
     }

@@ -6,20 +6,29 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace heaplay::cli {
 
 struct Options {
-  std::string command;  // "stats", "convert", "synth"
+  std::string command;  // "stats", "convert", "synth", "replay"
   int verbosity = 0;    // -v: +1 each, -q: -1
 
   // Every command that reads a trace.
   std::string input;
   bool lenient = false;
 
-  // stats
+  // stats, replay
   std::string format = "table";  // table | csv | json
   unsigned threads = 0;          // 0: 2 where the machine has two cores, else 1
+
+  // replay
+  std::string stack = "pooled";    // a named stack or a composition (engine/stack.hpp)
+  std::string python;              // "": the trace's version, else 3.11
+  std::vector<std::string> sets;   // --set KEY=VALUE, in order
+  std::string raw = "sim";         // sim | glibc
+  std::string touch = "none";      // none | first | all (raw glibc)
+  std::string pymalloc_stats;      // path or "-"; "": not written
 
   // convert, synth
   std::string output;

@@ -23,10 +23,10 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
 
 void Replayer::begin(const TraceInfo& info) { result_.trace = info.path; }
 
-void Replayer::needs_object_layers(const Event& e) const {
-  throw Error(fmt::format("{}: event {}: '{}' records need the object layers (objspec, gc), which this version "
+void Replayer::needs_object_layers(const Event& e, uint64_t index) const {
+  throw Error(fmt::format("{}: record {} (counting from 0): '{}' records need the object layers (objspec, gc), which this version "
                           "cannot replay yet; stack {} replays a, f and r records only",
-                          result_.trace, result_.events, kind_name(e.kind), result_.stack),
+                          result_.trace, index, kind_name(e.kind), result_.stack),
               kExitBadInput);
 }
 
@@ -60,13 +60,16 @@ void Replayer::events(std::span<const Event> batch) {
       }
       case EventKind::Time:
       case EventKind::Mark: break;
+      case EventKind::Collect:
+        // Without the gc layer there is no collector to run; the request is counted.
+        ++result_.collections;
+        break;
       case EventKind::Object:
       case EventKind::Incref:
       case EventKind::Decref:
       case EventKind::Link:
       case EventKind::Unlink:
-      case EventKind::Collect:
-      case EventKind::Death: needs_object_layers(e);
+      case EventKind::Death: needs_object_layers(e, result_.events + n);
     }
     ++n;
   }

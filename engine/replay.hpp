@@ -6,8 +6,10 @@
 // figures; the layers keep their own accounting. finish() returns the
 // finished model (ReplayResult) that reports/ renders.
 //
-// Object events (o + - l u g, and the Deaths they cause) need the object
-// layers; on a stack without them the first one is an error (exit 2).
+// Object events (o + - l u, and the Deaths they cause) need the object
+// layers; on a stack without them the first one is an error (exit 2). A
+// collection request (g) has nothing to collect without the gc layer: it is
+// counted and otherwise ignored.
 //
 // Memory: O(peak live slots); nothing grows with trace length.
 #pragma once
@@ -37,6 +39,7 @@ struct ReplayResult {
   std::vector<std::pair<std::string, std::string>> params;
   uint64_t events = 0;             // records replayed (Death excluded)
   uint64_t allocs = 0, frees = 0, reallocs = 0;
+  uint64_t collections = 0;        // g records (a no-op without the gc layer)
   uint64_t peak_live_bytes = 0, final_live_bytes = 0;  // requested bytes, as the trace says
   uint64_t final_live_blocks = 0, final_live_objects = 0;
   uint64_t peak_footprint_bytes = 0, final_footprint_bytes = 0;  // held from the OS by the stack
@@ -58,7 +61,8 @@ class Replayer final : public EventConsumer {
   ReplayResult finish() const;
 
  private:
-  [[noreturn]] void needs_object_layers(const Event& e) const;
+  // index: the record's position in the trace, from 0.
+  [[noreturn]] void needs_object_layers(const Event& e, uint64_t index) const;
 
   Stack& stack_;
   Layer& top_;

@@ -27,19 +27,22 @@ struct Figure {
 
 Figure str(std::string k, std::string v) { return {std::move(k), std::move(v)}; }
 Figure num(std::string k, uint64_t v) { return {std::move(k), decimal(v), true, false, v}; }
-Figure dbl(std::string k, double v) { return {std::move(k), fmt::format("{:.6g}", v), true, true, 0, v}; }
+// digits: decimals in the table and CSV (JSON prints the shortest exact text).
+Figure dbl(std::string k, double v, int digits) {
+  return {std::move(k), fmt::format("{:.{}f}", v, digits), true, true, 0, v};
+}
 Figure flag(std::string k, bool v) { return {std::move(k), v ? "true" : "false"}; }
 
 std::vector<Figure> summary(const ReplayResult& r) {
   std::vector<Figure> f = {str("trace", r.trace), str("stack", r.stack), str("python", r.python), str("raw", r.raw)};
   if (!r.touch.empty()) f.push_back(str("touch", r.touch));
   for (Figure x : {num("events", r.events), num("allocs", r.allocs), num("frees", r.frees),
-                   num("reallocs", r.reallocs), num("peak_live_bytes", r.peak_live_bytes),
+                   num("reallocs", r.reallocs), num("collections", r.collections), num("peak_live_bytes", r.peak_live_bytes),
                    num("final_live_bytes", r.final_live_bytes), num("final_live_blocks", r.final_live_blocks),
                    num("final_live_objects", r.final_live_objects),
                    num("peak_footprint_bytes", r.peak_footprint_bytes),
-                   num("final_footprint_bytes", r.final_footprint_bytes), dbl("replay_seconds", r.replay_seconds),
-                   dbl("events_per_second", r.events_per_second), flag("truncated", r.truncated),
+                   num("final_footprint_bytes", r.final_footprint_bytes), dbl("replay_seconds", r.replay_seconds, 6),
+                   dbl("events_per_second", r.events_per_second, 0), flag("truncated", r.truncated),
                    num("anomalies", r.anomalies)})
     f.push_back(std::move(x));
   return f;
