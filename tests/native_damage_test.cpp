@@ -172,11 +172,20 @@ TEST(NativeFormat, MalformedBlocksAreErrors) {
     f.alloc(Domain::Raw, 1, 0, 0);
     std::string content;
     f.finish(content);
-    content[1 + kStreams] = 0x0F;  // after S = 0 and the stream lengths: the ops stream
-    check("bad-opcode", head + enc.events(1, content),
-          fmt::format("byte {}: corrupt event frame 0: event 0: unknown opcode 0x0f", first));
     check("short-count", head + enc.events(2, content),
+          fmt::format("byte {}: corrupt event frame 0: stream lengths do not add up: 1 opcodes make 1 records, "
+                      "the frame counts 2",
+                      first));
+    check("long-count", head + enc.events(0, content),
           fmt::format("byte {}: corrupt event frame 0: stream lengths do not add up", first));
+    content[1 + kStreams] = kOpCount;  // after S = 0 and the stream lengths: the ops stream
+    check("bad-opcode", head + enc.events(1, content),
+          fmt::format("byte {}: corrupt event frame 0: event 0: unknown opcode 0x14", first));
+    content[1 + kStreams] = kOpAllocFree + 1;  // a raw block allocated and freed: two records
+    check("fused-count", head + enc.events(1, content),
+          fmt::format("byte {}: corrupt event frame 0: stream lengths do not add up: 1 opcodes make 2 records, "
+                      "the frame counts 1",
+                      first));
     check("not-zstd", head + enc.raw(BlockType::Events, 1, content),
           fmt::format("byte {}: corrupt event frame 0: not a zstd frame", first));
   }
@@ -197,10 +206,16 @@ TEST(NativeFormat, MalformedBlocksAreErrors) {
 // Damage behind valid checksums (a buggy writer): frame contents with bytes
 // changed, then compressed properly. Each read must end in a clean result or
 // a heaplay::Error, never another exception or a crash (run under ASan too).
-TEST(NativeFormat, MutatedFrameContentsNeverCrash) {
+// Both format versions: each has its own decoding of slots and opcodes.
+class MutatedFrames : public ::testing::TestWithParam<uint32_t> {};
+INSTANTIATE_TEST_SUITE_P(NativeFormat, MutatedFrames, ::testing::Values(1u, 2u));
+
+TEST_P(MutatedFrames, NeverCrash) {
   // The content of a one-frame file the writer made: damaged, then recompressed.
   auto src = make_pylike_source(300, 11);
-  std::string bytes = testing::read_file(write_native(*src, "mutation-source.heaplay"));
+  WriteOptions wo;
+  wo.native_version = GetParam();
+  std::string bytes = testing::read_file(write_native(*src, "mutation-source.heaplay", wo));
   std::vector<BlockPos> blocks = block_positions(bytes);
   ASSERT_EQ(blocks.size(), 3u);  // H, E, Z
   std::string_view payload(bytes.data() + blocks[1].at + kBlockHeaderBytes,
@@ -208,7 +223,7 @@ TEST(NativeFormat, MutatedFrameContentsNeverCrash) {
   std::string content(ZSTD_getFrameContentSize(payload.data(), payload.size()), '\0');
   ASSERT_EQ(ZSTD_decompress(content.data(), content.size(), payload.data(), payload.size()), content.size());
   BlockEncoder enc(1);
-  const std::string head = enc.prologue(src->info().metadata.items());
+  const std::string head = enc.prologue(src->info().metadata.items(), GetParam());
   // (One encoder call per statement: each call reuses the encoder's buffer.)
   auto file_of = [&](const std::string& frame_content) {
     std::string file = head;

@@ -6,6 +6,9 @@
 
 #include <array>
 #include <cstdio>
+#include <utility>
+
+#include <fmt/format.h>
 
 #include "tests/native_test_util.hpp"
 #include "traces/synth_pylike.hpp"
@@ -34,7 +37,7 @@ TEST(NativeFormat, EveryRecordTypeRoundTrips) {
 
   auto reader = open_native_trace(path, {});
   EXPECT_EQ(reader->info().format, TraceFormat::Native);
-  EXPECT_EQ(reader->info().format_version, 1u);
+  EXPECT_EQ(reader->info().format_version, 2u);
   // Reading twice gives the same stream.
   CollectingConsumer again;
   reader->read(again);
@@ -66,13 +69,15 @@ TEST(NativeFormat, MetadataHeaderAndTrailer) {
 }
 
 TEST(NativeFormat, PylikeRoundTripsAcrossManyFrames) {
-  for (bool objects : {true, false}) {
+  for (auto [objects, version] : {std::pair{true, 1u}, std::pair{true, 2u}, std::pair{false, 1u}, std::pair{false, 2u}}) {
+    SCOPED_TRACE(fmt::format("objects {}, version {}", objects, version));
     auto src = make_pylike_source(200'000, 7, objects);
     CollectingConsumer want;
     src->read(want);
     ASSERT_EQ(want.summary.events, 200'000u);
     WriteOptions wo;
     wo.frame_events = 3000;  // 67 frames
+    wo.native_version = version;
     std::string path = write_native(*src, "pylike.heaplay", wo);
     NativeRead r = read_native(path);
     const CollectingConsumer& got = r.c;
@@ -115,11 +120,32 @@ TEST(NativeFormat, PylikeBytesPerEvent) {
 TEST(NativeFormat, NewerVersionIsRefusedWithBothVersions) {
   ScriptSource src(every_record_type(), {});
   std::string bytes = testing::read_file(write_native(src, "v.heaplay"));
-  bytes[12] = 2;
-  std::string path = testing::temp_path("v2.heaplay");
+  bytes[12] = 3;
+  std::string path = testing::temp_path("v3.heaplay");
   testing::write_file(path, bytes);
   EXPECT_EQ(error_of([&] { open_native_trace(path, {}); }),
-            path + ": byte 12: format version 2 is newer than this heaplay reads (1)");
+            path + ": byte 12: format version 3 is newer than this heaplay reads (2)");
+  WriteOptions wo;
+  wo.native_version = 3;
+  EXPECT_NE(error_of([&] { make_native_writer(testing::temp_path("w3.heaplay"), wo); })
+                .find("cannot write native format version 3"),
+            std::string::npos);
+}
+
+// Version 1 files (no fused opcodes) stay readable: the same stream from
+// either version, and the version is reported.
+TEST(NativeFormat, VersionOneStaysReadable) {
+  ScriptSource src(every_record_type(), {});
+  CollectingConsumer want;
+  src.read(want);
+  for (uint32_t version : {1u, 2u}) {
+    WriteOptions wo;
+    wo.native_version = version;
+    std::string path = write_native(src, fmt::format("v{}.heaplay", version), wo);
+    NativeRead r = read_native(path);
+    expect_same_stream(want, r.c);
+    EXPECT_EQ(r.reader->info().format_version, version);
+  }
 }
 
 TEST(NativeFormat, NotNativeOrEmpty) {

@@ -15,6 +15,7 @@
 // Memory: O(live slots + live edges); nothing grows with trace length.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -188,6 +189,73 @@ class Lifetimes::Fast {
     if (record_deaths_) lt_.died_.push_back(s);
     return Anomaly::None;
   }
+  // Call-free variants for loops that must not call anything, so that their
+  // state stays in registers (a call in the loop makes the compiler keep it
+  // in memory). Each does what its namesake above does and returns true, or
+  // changes nothing and returns false where its namesake would leave the
+  // inline path (no free slot, an anomaly, a cascade, a reference count at its
+  // limit); the caller then takes the namesake. They do not flush the batch:
+  // the caller checks room() before each. (More than kMaxHotEvents, so that
+  // the batch is never left full: emit() relies on that.) Not for record_deaths.
+  static constexpr ptrdiff_t kMaxHotEvents = 3;
+  // Asks for s's record ahead of its use (any s: out of range is harmless).
+  void prefetch(SlotId s) const { __builtin_prefetch(slots_ + (s.value < nslots_ ? s.value : 0)); }
+  bool room() const { return end_ - p_ > kMaxHotEvents; }
+  bool try_allocate(EventKind kind, Domain domain, uint64_t size, StringId type, uint32_t& slot) {
+    if (nfree_ == 0 || record_deaths_) [[unlikely]] return false;
+    slot = free_[--nfree_].value;
+    const bool object = kind == EventKind::Object;
+    if (object) domain = Domain::Obj;
+    slots_[slot] = SlotInfo{size, 1, type, kNil, object ? SlotState::Object : SlotState::Block, domain, 0, 0};
+    put(kind, domain, 0, type, SlotId{slot}, size);
+    return true;
+  }
+  bool try_free(SlotId s, uint8_t flags) {
+    if (!is(s, SlotState::Block)) [[unlikely]] return false;
+    SlotInfo& info = slots_[s.value];
+    put(EventKind::Free, info.domain, flags, info.type, s, info.size);
+    info.state = SlotState::Free;
+    free_[nfree_++] = s;
+    return true;
+  }
+  bool try_incref(SlotId s) {
+    if (!is(s, SlotState::Object) || slots_[s.value].refcount >= kMaxRefcount) [[unlikely]] return false;
+    ++slots_[s.value].refcount;
+    put(EventKind::Incref, Domain::None, 0, kNoString, s, 0);
+    return true;
+  }
+  bool try_decref(SlotId s) {
+    if (!is(s, SlotState::Object) || record_deaths_) [[unlikely]] return false;
+    SlotInfo& info = slots_[s.value];
+    if (info.refcount == 1 && info.edge_head != kNil) [[unlikely]] return false;  // a cascade
+    put(EventKind::Decref, Domain::None, 0, kNoString, s, 0);
+    if (--info.refcount != 0) return true;
+    put(EventKind::Death, info.domain, 0, info.type, s, info.size);
+    info.state = SlotState::Free;
+    free_[nfree_++] = s;
+    ++deaths_;
+    return true;
+  }
+  // An allocation and, at once, the release of what it made (a block freed,
+  // or a new object's only reference dropped: it dies). The slot it takes is
+  // free again afterwards, so the slot table and the free list stay as they
+  // were: free slots keep no state but their own.
+  bool try_allocate_release(EventKind kind, Domain domain, uint64_t size, StringId type, uint32_t& slot) {
+    if (nfree_ == 0 || record_deaths_) [[unlikely]] return false;
+    const SlotId s = free_[nfree_ - 1];
+    slot = s.value;
+    if (kind == EventKind::Object) {
+      put(EventKind::Object, Domain::Obj, 0, type, s, size);
+      put(EventKind::Decref, Domain::None, 0, kNoString, s, 0);
+      put(EventKind::Death, Domain::Obj, 0, type, s, size);
+      ++deaths_;
+    } else {
+      put(EventKind::Alloc, domain, 0, type, s, size);
+      put(EventKind::Free, domain, 0, type, s, size);
+    }
+    return true;
+  }
+
   // Any other record (r, l, u, g, t, m), out of line; e is copied into the batch.
   Anomaly other(Event& e) {
     store();
@@ -201,9 +269,13 @@ class Lifetimes::Fast {
 
  private:
   bool is(SlotId s, SlotState want) const { return s.value < nslots_ && slots_[s.value].state == want; }
-  // Every field written: no zeroing first.
   void emit(EventKind kind, Domain domain, uint8_t flags, StringId str, SlotId slot, uint64_t size) {
-    Event& e = *p_;
+    put(kind, domain, flags, str, slot, size);
+    if (p_ == end_) [[unlikely]] p_ = out_.flush_full();
+  }
+  // Every field written: no zeroing first. The caller sees to the batch's room.
+  void put(EventKind kind, Domain domain, uint8_t flags, StringId str, SlotId slot, uint64_t size) {
+    Event& e = *p_++;
     e.kind = kind;
     e.domain = domain;
     e.flags = flags;
@@ -213,7 +285,6 @@ class Lifetimes::Fast {
     e.dst = SlotId{};
     e.size = size;
     e.old_size = 0;
-    if (++p_ == end_) [[unlikely]] p_ = out_.flush_full();
   }
   void load() {
     slots_ = lt_.slots_.data();

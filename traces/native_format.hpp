@@ -34,7 +34,11 @@
 
 namespace heaplay::native {
 
-inline constexpr uint32_t kFormatVersion = 1;  // what this build writes and the newest it reads
+// What this build writes by default and the newest it reads. Version 2 adds the
+// fused opcodes below; version 1 files stay readable (and writable, for tests
+// and comparisons: WriteOptions::native_version).
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kOldestFormatVersion = 1;
 inline constexpr size_t kMagicBytes = 12;
 inline constexpr uint64_t kVersionOffset = 12;
 inline constexpr uint64_t kFirstBlockOffset = 16;  // the header block
@@ -77,8 +81,15 @@ enum Op : uint8_t {
   kOpCollect = 0x0C,    // sizes(generation)
   kOpTime = 0x0D,       // times(zigzag(ns - previous t of this frame))
   kOpMark = 0x0E,       // strs(label)
-  kOpCount = 0x0F,      // first invalid opcode
+  kOpCountV1 = 0x0F,    // first invalid opcode of version 1
+  // Version 2: two records in one opcode, for the commonest pairs (a third of
+  // a Python-like trace's records): an allocation immediately followed by the
+  // release of what it made. The pair needs no slot (it is the one assigned).
+  kOpAllocFree = 0x0F,  // +Domain (0..3): `a` then `f` of that block; sizes(size) strs(type)
+  kOpObjectDecref = 0x13,  // `o` then `-` of that object, which dies; sizes(size) strs(type)
+  kOpCount = 0x14,      // first invalid opcode of version 2
 };
+inline constexpr uint8_t op_limit(uint32_t version) { return version == 1 ? kOpCountV1 : kOpCount; }
 
 // Streams in the order their lengths and bytes appear in a frame.
 enum Stream : int { kOps, kSlots, kSizes, kStrs, kTimes, kStreams };
@@ -91,26 +102,29 @@ inline constexpr const char* kStreamNames[kStreams] = {"ops", "slots", "sizes", 
 // events making sense; this only lays out bytes.
 class FrameEncoder {
  public:
+  explicit FrameEncoder(uint32_t version = kFormatVersion) : v1_(version == 1) {}
+
   // A string first used in this frame; it gets the next file string id.
   void add_string(std::string_view s) {
     ++new_strings_;
     put_varint(strings_, s.size());
     strings_.append(s);
   }
-  // assigned: the slot the allocator gives this block (the slot base moves there).
+  // assigned: the slot the allocator gives this block.
   void alloc(Domain d, uint64_t size, uint32_t type, uint32_t assigned) {
     op(static_cast<uint8_t>(kOpAlloc + static_cast<uint8_t>(d)));
     put_varint(s_[kSizes], size);
     put_varint(s_[kStrs], type);
-    prev_slot_ = assigned;
+    allocated(assigned);
   }
   void object(uint64_t size, uint32_t type, uint32_t assigned) {
     op(kOpObject);
     put_varint(s_[kSizes], size);
     put_varint(s_[kStrs], type);
-    prev_slot_ = assigned;
+    allocated(assigned);
   }
   void free(uint32_t slot, bool gc) {
+    if (fused(kOpAlloc, kOpAllocFree, slot, !gc)) return;
     op(gc ? kOpFreeGc : kOpFree);
     put_slot(slot);
   }
@@ -120,7 +134,13 @@ class FrameEncoder {
     put_varint(s_[kSizes], size);
   }
   void incref(uint32_t slot) { op(kOpIncref); put_slot(slot); }
-  void decref(uint32_t slot) { op(kOpDecref); put_slot(slot); }
+  // A decref right after the `o` of its object is that object's death (a new
+  // object has no other reference), so it fuses.
+  void decref(uint32_t slot) {
+    if (fused(kOpObject, kOpObjectDecref, slot, true)) return;
+    op(kOpDecref);
+    put_slot(slot);
+  }
   void link(uint32_t src, uint32_t dst) { op(kOpLink); put_slot(src); put_slot(dst); }
   void unlink(uint32_t src, uint32_t dst) { op(kOpUnlink); put_slot(src); put_slot(dst); }
   void collect(uint64_t generation) { op(kOpCollect); put_varint(s_[kSizes], generation); }
@@ -131,6 +151,7 @@ class FrameEncoder {
   }
   void mark(uint32_t label) { op(kOpMark); put_varint(s_[kStrs], label); }
 
+  // Records in the frame (a fused opcode counts two).
   uint32_t events() const { return events_; }
   size_t string_bytes() const { return strings_.size(); }
 
@@ -147,15 +168,37 @@ class FrameEncoder {
     events_ = 0;
     prev_slot_ = 0;
     prev_time_ = 0;
+    fusable_ = false;
   }
 
  private:
   void op(uint8_t o) {
     s_[kOps].push_back(static_cast<char>(o));
     ++events_;
+    fusable_ = false;
   }
-  // Slots are coded as the signed difference from the previous slot of the
-  // frame (referenced or assigned): LIFO-ish programs free what they just made.
+  void allocated(uint32_t slot) {
+    if (v1_) {
+      prev_slot_ = slot;  // version 1: the slot base moves to an allocation's slot
+    } else {
+      fusable_ = true;
+      assigned_ = slot;
+    }
+  }
+  // Turns the allocation just written (an opcode from first to first + 3, or
+  // first alone) into its fused form when slot is the one it was assigned.
+  bool fused(uint8_t first, uint8_t fused_first, uint32_t slot, bool ok) {
+    if (!fusable_ || !ok || slot != assigned_) return false;
+    char& last = s_[kOps].back();
+    const uint8_t o = static_cast<uint8_t>(last);
+    if (o < first || o > first + (first == kOpAlloc ? 3 : 0)) return false;
+    last = static_cast<char>(fused_first + (o - first));
+    ++events_;
+    fusable_ = false;
+    return true;
+  }
+  // Slots are coded as the signed difference from the previous slot field of
+  // the frame (version 1: the previous slot referenced or assigned).
   void put_slot(uint32_t slot) {
     put_varint(s_[kSlots], zigzag_encode(int64_t{slot} - int64_t{prev_slot_}));
     prev_slot_ = slot;
@@ -167,6 +210,9 @@ class FrameEncoder {
   uint32_t events_ = 0;
   uint32_t prev_slot_ = 0;
   uint64_t prev_time_ = 0;
+  const bool v1_;         // version 1: no fused opcodes, allocations move the slot base
+  bool fusable_ = false;  // the last opcode is an allocation that may fuse ...
+  uint32_t assigned_ = 0; // ... with a release of this slot
 };
 
 using MetadataItems = std::vector<std::pair<std::string, std::string>>;

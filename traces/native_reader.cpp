@@ -103,17 +103,135 @@ struct Unpacked {
   std::exception_ptr error;   // reading failed at this block; nothing follows
 };
 
-// How many values each opcode takes from the slots and sizes streams (packed
-// as slots | sizes << 32) and from strs and times (strs | times << 32).
-constexpr uint64_t kNeedSlotsSizes[16] = {
-    1ull << 32, 1ull << 32, 1ull << 32, 1ull << 32,  // a
-    1, 1,                                            // f, f gc
-    1 | 1ull << 32,                                  // r
-    1ull << 32,                                      // o
-    1, 1, 2, 2,                                      // + - l u
-    1ull << 32,                                      // g
-    0, 0, 0};                                        // t, m, 0x0F (invalid)
-constexpr uint64_t kNeedStrsTimes[16] = {1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1ull << 32, 1, 0};
+// What one opcode takes from each stream and how many records it stands for.
+struct OpShape {
+  uint8_t slots = 0, sizes = 0, strs = 0, times = 0, records = 1;
+};
+constexpr OpShape op_shape(uint8_t op) {
+  if (op <= kOpAlloc + 3 || op == kOpObject) return {0, 1, 1, 0, 1};
+  if (op >= kOpAllocFree && op < kOpCount) return {0, 1, 1, 0, 2};  // fused: version 2
+  switch (op) {
+    case kOpFree: case kOpFreeGc: case kOpIncref: case kOpDecref: return {1, 0, 0, 0, 1};
+    case kOpRealloc: return {1, 1, 0, 0, 1};
+    case kOpLink: case kOpUnlink: return {2, 0, 0, 0, 1};
+    case kOpCollect: return {0, 1, 0, 0, 1};
+    case kOpTime: return {0, 0, 0, 1, 1};
+    case kOpMark: return {0, 0, 1, 0, 1};
+    default: return {0, 0, 0, 0, 1};  // invalid; rejected by op_limit()
+  }
+}
+// The same, packed for summing over a frame (at most 2^20 opcodes, so 21 bits
+// a field do): slots | sizes << 21 | strs << 42, and times | extra records << 21.
+constexpr size_t kShapes = 32;  // indexed by op & 31; op_limit() is below it
+static_assert(kOpCount <= kShapes);
+constexpr auto kNeedSlotsSizesStrs = [] {
+  std::array<uint64_t, kShapes> t{};
+  for (size_t op = 0; op < kShapes; ++op) {
+    OpShape x = op_shape(static_cast<uint8_t>(op));
+    t[op] = x.slots | uint64_t{x.sizes} << 21 | uint64_t{x.strs} << 42;
+  }
+  return t;
+}();
+constexpr auto kNeedTimesRecords = [] {
+  std::array<uint64_t, kShapes> t{};
+  for (size_t op = 0; op < kShapes; ++op) {
+    OpShape x = op_shape(static_cast<uint8_t>(op));
+    t[op] = x.times | uint64_t{x.records - 1u} << 21;
+  }
+  return t;
+}();
+constexpr uint64_t kField = (1u << 21) - 1;
+
+// Where decoding stands in a frame: the next opcode and each stream's read
+// position, and the running slot base and time.
+struct Cursor {
+  const uint8_t* op;
+  const uint8_t* slots;  // version 1: the slots stream
+  const uint32_t* slot;  // version 2: the next slot field, decoded ahead (decode_slots())
+  const uint8_t* sizes;
+  const uint8_t* strs;
+  const uint8_t* times;
+  uint64_t prev_slot = 0, prev_time = 0;  // prev_slot: version 1
+};
+
+// Version 2 slot fields decoded ahead: how far ahead of the one in use the hot
+// loop prefetches slot records (references to old slots miss the cache), and
+// what stands for a field that did not decode (never a live slot).
+constexpr size_t kSlotLookahead = 8;
+constexpr uint32_t kBadSlot = UINT32_MAX;
+static_assert(kBadSlot > kMaxSlots - 1);
+
+// The hot loop: the common opcodes (a, o, f, +, - and the fused pairs), as
+// long as each one stays on Lifetimes::Fast's call-free path and its varints
+// are short. It stops at the first opcode it cannot take that way and returns
+// with the cursor there, nothing of that opcode consumed; step() takes it.
+// Nothing in here calls anything, so the loop's state stays in registers.
+// V1: version 1 frames (slot fields as varints against a base that
+// allocations move too); otherwise slot fields come decoded ahead.
+template <bool V1>
+[[gnu::noinline]] void run_hot(Cursor& cur, const uint8_t* end, Lifetimes& lifetimes, EventBatch& batch,
+                               const StringId* fstr, uint64_t nstr) {
+  Cursor c = cur;  // a local copy, kept in registers
+  {
+    Lifetimes::Fast lt(lifetimes, batch);
+    auto allocation = [&](EventKind kind, Domain domain, bool release) __attribute__((always_inline)) {
+      const uint8_t* sz = c.sizes;
+      const uint8_t* st = c.strs;
+      uint64_t size, id;
+      if (!short_varint(sz, size) || !short_varint(st, id) || id >= nstr) return false;
+      uint32_t slot;
+      if (!(release ? lt.try_allocate_release(kind, domain, size, fstr[id], slot)
+                    : lt.try_allocate(kind, domain, size, fstr[id], slot)))
+        return false;
+      c.sizes = sz;
+      c.strs = st;
+      if (V1) c.prev_slot = slot;
+      return true;
+    };
+    auto reference = [&](auto&& apply) __attribute__((always_inline)) {
+      if constexpr (V1) {
+        const uint8_t* sp = c.slots;
+        uint64_t z;
+        if (!short_varint(sp, z)) return false;
+        const uint64_t v = c.prev_slot + static_cast<uint64_t>(zigzag_decode(z));
+        if (v > UINT32_MAX || !apply(SlotId{static_cast<uint32_t>(v)})) return false;
+        c.slots = sp;
+        c.prev_slot = v;
+      } else {
+        lt.prefetch(SlotId{c.slot[kSlotLookahead]});
+        if (!apply(SlotId{*c.slot})) return false;
+        ++c.slot;
+      }
+      return true;
+    };
+    for (; c.op != end && lt.room(); ++c.op) {
+      bool ok;
+      switch (const uint8_t o = *c.op) {
+        case kOpAlloc + 0:
+        case kOpAlloc + 1:
+        case kOpAlloc + 2:
+        case kOpAlloc + 3: ok = allocation(EventKind::Alloc, static_cast<Domain>(o - kOpAlloc), false); break;
+        case kOpObject: ok = allocation(EventKind::Object, Domain::Obj, false); break;
+        case kOpAllocFree + 0:
+        case kOpAllocFree + 1:
+        case kOpAllocFree + 2:
+        case kOpAllocFree + 3:
+          ok = !V1 && allocation(EventKind::Alloc, static_cast<Domain>(o - kOpAllocFree), true);
+          break;
+        case kOpObjectDecref: ok = !V1 && allocation(EventKind::Object, Domain::Obj, true); break;
+        case kOpFree: ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_free(s, 0); }); break;
+        case kOpFreeGc:
+          ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_free(s, kFlagGc); });
+          break;
+        case kOpIncref: ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_incref(s); }); break;
+        case kOpDecref: ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_decref(s); }); break;
+        default: ok = false; break;
+      }
+      if (!ok) break;
+    }
+  }
+  cur = c;
+}
 
 // Slots are zigzag deltas from the previous one; unsigned arithmetic, so a
 // hostile delta wraps (and is caught by the range check) instead of overflowing.
@@ -247,13 +365,17 @@ class NativeReader final : public TraceReader {
   // never throws: a failure is stored in u.error. Runs on the prefetch thread
   // when there is one, so it touches nothing but in, u and dctx_.
   void unpack(Input& in, Unpacked& u, uint64_t frame);
-  void inflate_frame_v1(Unpacked& u, uint64_t frame);
+  void inflate_frame(Unpacked& u, uint64_t frame);
   void read_metadata(uint64_t at, const BlockHeader& h);
   void read_end(const Unpacked& u);
-  void decode_frame_v1(const Unpacked& u, EventBatch& batch, ReadSummary& s);
-  [[gnu::noinline]] uint32_t decode_events_v1(uint64_t at, uint32_t count, const uint8_t* const* stream,
-                                              EventBatch& batch, ReadSummary& s);
-  [[gnu::noinline, gnu::cold]] void problem(uint64_t at, uint32_t k, const Event& e, Anomaly a, ReadSummary& s);
+  void decode_frame(const Unpacked& u, EventBatch& batch, ReadSummary& s);
+  uint32_t decode_events(uint64_t at, uint64_t ops, const uint8_t* const* stream, EventBatch& batch,
+                         ReadSummary& s);
+  [[gnu::noinline]] uint32_t step(uint64_t at, Cursor& c, EventBatch& batch, ReadSummary& s);
+  uint64_t record_of(const uint8_t* op);
+  void decode_slots(const uint8_t* p, uint64_t n);
+  SlotId slot_field(Cursor& c, bool& bad) const;
+  [[gnu::noinline, gnu::cold]] void problem(uint64_t at, uint64_t k, const Event& e, Anomaly a, ReadSummary& s);
 
   TraceInfo info_;
   ReadOptions options_;
@@ -264,6 +386,10 @@ class NativeReader final : public TraceReader {
   // Per read():
   std::unique_ptr<Lifetimes> lifetimes_;
   std::vector<StringId> file_strings_;  // file string id -> strings_ id
+  std::vector<uint32_t> slot_values_;   // version 2: the frame's slot fields (decode_slots())
+  uint64_t slot_valid_ = 0;             // ... of which the first slot_valid_ decoded fine
+  const uint8_t* counted_ = nullptr;    // an opcode of the frame, for messages (record_of()) ...
+  uint64_t counted_records_ = 0;        // ... and the records before it
   uint64_t frames_ = 0;                 // event frames decoded
   uint64_t records_ = 0;                // records decoded, dropped ones included
 };
@@ -363,8 +489,9 @@ void NativeReader::unpack(Input& in, Unpacked& u, uint64_t frame) {
     u.status = read_block(in, u.at, u.h, u.payload);
     if (u.status != BlockRead::Ok) return;
     if (u.h.type == static_cast<uint8_t>(BlockType::Events)) {
-      // One decoder per format version (older ones stay here when the format moves on).
-      if (version_ == 1) inflate_frame_v1(u, frame);
+      // Versions 1 and 2 wrap frames alike (a later version with other
+      // framing gets a branch of its own here).
+      if (version_ == 1 || version_ == 2) inflate_frame(u, frame);
       else fail(u.at, fmt::format("no event decoder for format version {}", version_));
     } else if (u.h.type == static_cast<uint8_t>(BlockType::End)) {
       char c;
@@ -399,7 +526,7 @@ ReadSummary NativeReader::read(EventConsumer& consumer) {
     }
     switch (static_cast<BlockType>(u.h.type)) {
       case BlockType::Events:
-        decode_frame_v1(u, batch, s);
+        decode_frame(u, batch, s);
         ++frames_;
         break;
       case BlockType::Metadata:
@@ -424,7 +551,7 @@ ReadSummary NativeReader::read(EventConsumer& consumer) {
   return s;
 }
 
-void NativeReader::problem(uint64_t at, uint32_t k, const Event& e, Anomaly a, ReadSummary& s) {
+void NativeReader::problem(uint64_t at, uint64_t k, const Event& e, Anomaly a, ReadSummary& s) {
   std::string what;
   switch (e.kind) {
     case EventKind::Alloc:
@@ -444,7 +571,7 @@ void NativeReader::problem(uint64_t at, uint32_t k, const Event& e, Anomaly a, R
   if (s.anomalies.total() <= options_.max_warnings) spdlog::warn("{} (dropped)", msg);
 }
 
-void NativeReader::inflate_frame_v1(Unpacked& u, uint64_t frame) {
+void NativeReader::inflate_frame(Unpacked& u, uint64_t frame) {
   const BlockHeader& h = u.h;
   uint64_t at = u.at;
   auto frame_fail = [&](std::string_view what) {
@@ -472,7 +599,11 @@ void NativeReader::inflate_frame_v1(Unpacked& u, uint64_t frame) {
   u.content_size = size;
 }
 
-void NativeReader::decode_frame_v1(const Unpacked& u, EventBatch& batch, ReadSummary& s) {
+// One frame's content. Versions 1 and 2 differ only in their opcodes:
+// version 2 adds the fused ones (op_limit()), whose two records make the
+// frame's record count larger than its opcode count; a version 1 frame has
+// exactly one opcode a record. Everything else is shared.
+void NativeReader::decode_frame(const Unpacked& u, EventBatch& batch, ReadSummary& s) {
   const BlockHeader& h = u.h;
   uint64_t at = u.at;
   auto frame_fail = [&](std::string_view what) {
@@ -502,30 +633,37 @@ void NativeReader::decode_frame_v1(const Unpacked& u, EventBatch& batch, ReadSum
   size_t left = r.remaining();
   uint64_t total = 0;
   for (uint64_t len : lens) total += len <= left ? len : left + 1;  // no overflow: each term <= left + 1
-  if (total != left || lens[kOps] != h.count) frame_fail("stream lengths do not add up");
+  const uint64_t nops = lens[kOps];
+  if (total != left || nops > h.count || (version_ == 1 && nops != h.count))
+    frame_fail("stream lengths do not add up");
   const uint8_t* stream[kStreams];
   stream[0] = content + r.consumed();
   for (int i = 1; i < kStreams; ++i) stream[i] = stream[i - 1] + lens[i - 1];
   const uint8_t* ops = stream[kOps];
 
   // Check the whole frame's shape before decoding any of it: every opcode is
-  // known, and each varint stream holds exactly as many varints as the
-  // opcodes take from it and ends with a complete one. Then the hot loop can
-  // read varints with no bounds checks and never stray out of a stream.
-  uint64_t need_ab = 0, need_cd = 0;  // per stream: slots | sizes << 32, strs | times << 32
+  // known, they make the frame's count of records, and each varint stream
+  // holds exactly as many varints as the opcodes take from it and ends with
+  // a complete one. Then the hot loop can read varints with no bounds checks
+  // and never stray out of a stream.
+  uint64_t need_a = 0, need_b = 0;  // kNeedSlotsSizesStrs, kNeedTimesRecords summed
   uint8_t max_op = 0;
-  for (uint32_t k = 0; k < h.count; ++k) {
+  for (uint64_t k = 0; k < nops; ++k) {
     uint8_t op = ops[k];
     max_op = std::max(max_op, op);
-    need_ab += kNeedSlotsSizes[op & 15];
-    need_cd += kNeedStrsTimes[op & 15];
+    need_a += kNeedSlotsSizesStrs[op & (kShapes - 1)];
+    need_b += kNeedTimesRecords[op & (kShapes - 1)];
   }
-  if (max_op >= kOpCount) {
-    uint32_t k = 0;
-    while (ops[k] < kOpCount) ++k;
-    frame_fail(fmt::format("event {}: unknown opcode 0x{:02x}", k, ops[k]));
+  if (max_op >= op_limit(version_)) {
+    uint64_t k = 0, extra = 0;
+    for (; ops[k] < op_limit(version_); ++k) extra += op_shape(ops[k]).records - 1u;
+    frame_fail(fmt::format("event {}: unknown opcode 0x{:02x}", k + extra, ops[k]));
   }
-  const uint64_t need[kStreams] = {h.count, need_ab & 0xFFFFFFFF, need_ab >> 32, need_cd & 0xFFFFFFFF, need_cd >> 32};
+  const uint64_t records = nops + (need_b >> 21 & kField);
+  if (records != h.count)
+    frame_fail(fmt::format("stream lengths do not add up: {} opcodes make {} records, the frame counts {}", nops,
+                           records, h.count));
+  const uint64_t need[kStreams] = {nops, need_a & kField, need_a >> 21 & kField, need_a >> 42, need_b & kField};
   for (int i = 1; i < kStreams; ++i) {
     const uint8_t* p = stream[i];
     uint64_t ends = 0;
@@ -535,118 +673,172 @@ void NativeReader::decode_frame_v1(const Unpacked& u, EventBatch& batch, ReadSum
                              need[i]));
   }
 
+  if (version_ != 1) decode_slots(stream[kSlots], need[kSlots]);
   const uint64_t deaths_before = lifetimes_->deaths();
-  const uint32_t dropped = decode_events_v1(at, h.count, stream, batch, s);
+  const uint32_t dropped = decode_events(at, nops, stream, batch, s);
   records_ += h.count;
   s.events += h.count - dropped;
   s.deaths += lifetimes_->deaths() - deaths_before;
 }
 
-// The hot loop: decode and apply; returns the number of records dropped
-// (lenient). Range problems set bad, which is checked once per record, before
-// the record reaches Lifetimes. a, o, f, +, - (nearly every record) go to
-// Lifetimes::Fast's inline entry points, which build their events in the
-// batch; the rest are built here and applied out of line. A function of its
-// own, so that the frame checks above do not compete for registers.
-uint32_t NativeReader::decode_events_v1(uint64_t at, uint32_t count, const uint8_t* const* stream,
-                                        EventBatch& batch, ReadSummary& s) {
-  const StringId* fstr = file_strings_.data();
-  const uint64_t nstr = file_strings_.size();
-  const uint8_t* ops = stream[kOps];
-  const uint8_t* slots = stream[kSlots];
-  const uint8_t* sizes = stream[kSizes];
-  const uint8_t* strs = stream[kStrs];
-  const uint8_t* times = stream[kTimes];
-  uint64_t prev_slot = 0, prev_time = 0;
+// Decodes and applies a frame's opcodes; returns the number of records
+// dropped (lenient). The hot loop takes what it can; whatever stops it (a
+// rare kind, a new slot, a cascade, a long varint, a nearly full batch, an
+// anomaly or damage) goes through step(), one opcode, and the hot loop
+// carries on after it.
+uint32_t NativeReader::decode_events(uint64_t at, uint64_t nops, const uint8_t* const* stream, EventBatch& batch,
+                                     ReadSummary& s) {
+  const uint8_t* const end = stream[kOps] + nops;
+  Cursor c{stream[kOps], stream[kSlots], slot_values_.data(), stream[kSizes], stream[kStrs], stream[kTimes]};
+  counted_ = c.op;
+  counted_records_ = 0;
   uint32_t dropped = 0;
-  bool bad = false;
-  Lifetimes::Fast lt(*lifetimes_, batch);
-  for (uint32_t k = 0; k < count; ++k) {
-    const uint8_t op = ops[k];
-    Anomaly a;
-    Event e;  // the record, for the rare kinds (and messages)
-    switch (op) {
-      case kOpAlloc + 0:
-      case kOpAlloc + 1:
-      case kOpAlloc + 2:
-      case kOpAlloc + 3:
-      case kOpObject: {
-        const bool object = op == kOpObject;
-        const uint64_t size = next_varint(sizes, bad);
-        const StringId type = next_string(strs, fstr, nstr, bad);
-        if (bad) [[unlikely]] break;
-        SlotId slot;
-        a = lt.allocate(object ? EventKind::Object : EventKind::Alloc,
-                        object ? Domain::Obj : static_cast<Domain>(op - kOpAlloc), size, type, slot);
-        if (a == Anomaly::None) [[likely]] {
-          prev_slot = slot.value;
-          continue;
-        }
-        e = record(object ? EventKind::Object : EventKind::Alloc, SlotId{}, size);
-        goto invalid;
-      }
-      case kOpFree:
-      case kOpFreeGc: {
-        const SlotId slot = next_slot(slots, prev_slot, bad);
-        if (bad) [[unlikely]] break;
-        a = lt.free(slot, op == kOpFreeGc ? kFlagGc : 0);
-        if (a == Anomaly::None) [[likely]] continue;
-        e = record(EventKind::Free, slot);
-        goto invalid;
-      }
-      case kOpIncref: {
-        const SlotId slot = next_slot(slots, prev_slot, bad);
-        if (bad) [[unlikely]] break;
-        a = lt.incref(slot);
-        if (a == Anomaly::None) [[likely]] continue;
-        e = record(EventKind::Incref, slot);
-        goto invalid;
-      }
-      case kOpDecref: {
-        const SlotId slot = next_slot(slots, prev_slot, bad);
-        if (bad) [[unlikely]] break;
-        a = lt.decref(slot);
-        if (a == Anomaly::None) [[likely]] continue;
-        e = record(EventKind::Decref, slot);
-        goto invalid;
-      }
-      case kOpRealloc:
-        e.kind = EventKind::Realloc;
-        e.slot = next_slot(slots, prev_slot, bad);
-        e.size = next_varint(sizes, bad);
-        break;
-      case kOpLink:
-      case kOpUnlink:
-        e.kind = op == kOpLink ? EventKind::Link : EventKind::Unlink;
-        e.slot = next_slot(slots, prev_slot, bad);
-        e.dst = next_slot(slots, prev_slot, bad);
-        break;
-      case kOpCollect:
-        e.kind = EventKind::Collect;
-        e.size = next_varint(sizes, bad);
-        break;
-      case kOpTime:
-        e.kind = EventKind::Time;
-        e.size = prev_time + static_cast<uint64_t>(zigzag_decode(next_varint(times, bad)));
-        prev_time = e.size;
-        break;
-      case kOpMark:
-        e.kind = EventKind::Mark;
-        e.str = next_string(strs, fstr, nstr, bad);
-        break;
-      default:
-        __builtin_unreachable();  // every opcode was checked above
-    }
-    if (bad) [[unlikely]]
-      fail(at, fmt::format("corrupt event frame {}: event {}: a varint is overlong, or a slot or string id out of range",
-                           frames_, k));
-    a = lt.other(e);
-    if (a == Anomaly::None) continue;
-  invalid:
-    problem(at, k, e, a, s);
-    ++dropped;
+  for (;;) {
+    if (version_ == 1) run_hot<true>(c, end, *lifetimes_, batch, file_strings_.data(), file_strings_.size());
+    else run_hot<false>(c, end, *lifetimes_, batch, file_strings_.data(), file_strings_.size());
+    if (c.op == end) break;
+    dropped += step(at, c, batch, s);
   }
   return dropped;
+}
+
+// Version 2 codes each slot field against the previous slot field of the
+// frame only, so all of them decode ahead of the events: n fields from p, into
+// slot_values_, with kSlotLookahead more for the hot loop's prefetching. A
+// field that is overlong or out of range ends the good ones (slot_valid_);
+// it and all after it read kBadSlot, and step() reports the damage when it
+// reaches the first, so events before it are delivered as with version 1.
+void NativeReader::decode_slots(const uint8_t* p, uint64_t n) {
+  slot_values_.resize(n + kSlotLookahead);
+  uint32_t* out = slot_values_.data();
+  uint64_t prev = 0, j = 0;
+  for (bool bad = false; j < n; ++j) {
+    uint64_t z;
+    if (!short_varint_flat(p, z)) z = next_varint(p, bad);
+    prev += static_cast<uint64_t>(zigzag_decode(z));
+    if (bad || prev > UINT32_MAX) [[unlikely]] break;
+    out[j] = static_cast<uint32_t>(prev);
+  }
+  slot_valid_ = j;
+  std::fill(out + j, out + n + kSlotLookahead, kBadSlot);
+}
+
+// The next slot field; bad is set when it did not decode.
+SlotId NativeReader::slot_field(Cursor& c, bool& bad) const {
+  if (version_ == 1) return next_slot(c.slots, c.prev_slot, bad);
+  bad |= static_cast<uint64_t>(c.slot - slot_values_.data()) >= slot_valid_;
+  return SlotId{*c.slot++};
+}
+
+// The index in its frame of the (first) record of opcode op; op only moves
+// forward within a frame, so counting costs nothing until a message needs it.
+uint64_t NativeReader::record_of(const uint8_t* op) {
+  for (; counted_ < op; ++counted_) counted_records_ += op_shape(*counted_).records;
+  return counted_records_;
+}
+
+// One opcode at c.op, of any kind, with every check. Returns the number of
+// records dropped (lenient).
+// Range problems set bad, which is checked before the record reaches Lifetimes.
+uint32_t NativeReader::step(uint64_t at, Cursor& c, EventBatch& batch, ReadSummary& s) {
+  const StringId* fstr = file_strings_.data();
+  const uint64_t nstr = file_strings_.size();
+  const uint8_t* const here = c.op;
+  const uint8_t op = *c.op++;
+  auto k = [&] { return record_of(here); };
+  bool bad = false;
+  Lifetimes::Fast lt(*lifetimes_, batch);
+  Anomaly a;
+  Event e;  // the record, for the rare kinds (and messages)
+  switch (op) {
+    case kOpAlloc + 0:
+    case kOpAlloc + 1:
+    case kOpAlloc + 2:
+    case kOpAlloc + 3:
+    case kOpObject:
+    case kOpAllocFree + 0:
+    case kOpAllocFree + 1:
+    case kOpAllocFree + 2:
+    case kOpAllocFree + 3:
+    case kOpObjectDecref: {
+      const bool object = op == kOpObject || op == kOpObjectDecref;
+      const bool fused = op >= kOpAllocFree;
+      const EventKind kind = object ? EventKind::Object : EventKind::Alloc;
+      const uint64_t size = next_varint(c.sizes, bad);
+      const StringId type = next_string(c.strs, fstr, nstr, bad);
+      if (bad) [[unlikely]] break;
+      SlotId slot;
+      a = lt.allocate(kind, object ? Domain::Obj : static_cast<Domain>(op - (fused ? kOpAllocFree : kOpAlloc)),
+                      size, type, slot);
+      if (a != Anomaly::None) {
+        // Dropped; so is the release a fused opcode pairs with it: there is
+        // nothing to release.
+        problem(at, k(), record(kind, SlotId{}, size), a, s);
+        if (fused) problem(at, k() + 1, record(object ? EventKind::Decref : EventKind::Free, SlotId{}),
+                           Anomaly::UnknownId, s);
+        return fused ? 2 : 1;
+      }
+      if (version_ == 1) c.prev_slot = slot.value;  // version 2: allocations leave the base
+      if (!fused) return 0;
+      // Cannot fail on a slot just made; checked all the same.
+      a = object ? lt.decref(slot) : lt.free(slot, 0);
+      if (a == Anomaly::None) return 0;
+      problem(at, k() + 1, record(object ? EventKind::Decref : EventKind::Free, slot), a, s);
+      return 1;
+    }
+    case kOpFree:
+    case kOpFreeGc: {
+      const SlotId slot = slot_field(c, bad);
+      if (bad) [[unlikely]] break;
+      a = lt.free(slot, op == kOpFreeGc ? kFlagGc : 0);
+      if (a == Anomaly::None) return 0;
+      e = record(EventKind::Free, slot);
+      goto invalid;
+    }
+    case kOpIncref:
+    case kOpDecref: {
+      const SlotId slot = slot_field(c, bad);
+      if (bad) [[unlikely]] break;
+      a = op == kOpIncref ? lt.incref(slot) : lt.decref(slot);
+      if (a == Anomaly::None) return 0;
+      e = record(op == kOpIncref ? EventKind::Incref : EventKind::Decref, slot);
+      goto invalid;
+    }
+    case kOpRealloc:
+      e.kind = EventKind::Realloc;
+      e.slot = slot_field(c, bad);
+      e.size = next_varint(c.sizes, bad);
+      break;
+    case kOpLink:
+    case kOpUnlink:
+      e.kind = op == kOpLink ? EventKind::Link : EventKind::Unlink;
+      e.slot = slot_field(c, bad);
+      e.dst = slot_field(c, bad);
+      break;
+    case kOpCollect:
+      e.kind = EventKind::Collect;
+      e.size = next_varint(c.sizes, bad);
+      break;
+    case kOpTime:
+      e.kind = EventKind::Time;
+      e.size = c.prev_time + static_cast<uint64_t>(zigzag_decode(next_varint(c.times, bad)));
+      c.prev_time = e.size;
+      break;
+    case kOpMark:
+      e.kind = EventKind::Mark;
+      e.str = next_string(c.strs, fstr, nstr, bad);
+      break;
+    default:
+      __builtin_unreachable();  // every opcode was checked against op_limit()
+  }
+  if (bad) [[unlikely]]
+    fail(at, fmt::format("corrupt event frame {}: event {}: a varint is overlong, or a slot or string id out of range",
+                         frames_, k()));
+  a = lt.other(e);
+  if (a == Anomaly::None) return 0;
+invalid:
+  problem(at, k(), e, a, s);
+  return 1;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 // commit(), which needs end() first (end() writes the last frame, a trailing
 // metadata block for metadata that changed since begin(), and the end block).
 #include <zlib.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_c_literalCompressionMode
 #include <zstd.h>
 
 #include <algorithm>
@@ -80,6 +81,12 @@ BlockEncoder::BlockEncoder(int zstd_level) : cctx_(ZSTD_createCCtx()), level_(zs
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level_);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);     // readers require it
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);  // readers bound it before allocating
+  // Literals stored as they are, not Huffman-coded: the streams' bytes are
+  // mostly literals, and Huffman decoding was half of a frame's inflation
+  // time, for about 10% of the file's size (docs/performance.md). An
+  // experimental zstd parameter: a library without it keeps Huffman coding,
+  // and the frames are valid either way.
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_literalCompressionMode, ZSTD_ps_disable);
 }
 
 BlockEncoder::~BlockEncoder() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_)); }
@@ -142,16 +149,23 @@ class NativeWriter final : public TraceWriter {
  public:
   NativeWriter(const std::string& path, const WriteOptions& options)
       : file_(path),
+        version_(options.native_version ? options.native_version : kFormatVersion),
         blocks_(options.zstd_level),
         frame_events_(std::clamp<uint32_t>(options.frame_events, 1, kMaxFrameEvents)),
-        sink_batch_(sink_, 4096) {}
+        frame_(version_),
+        sink_batch_(sink_, 4096) {
+    if (version_ < kOldestFormatVersion || version_ > kFormatVersion)
+      throw Error(fmt::format("{}: cannot write native format version {} (this heaplay writes {} to {})", path,
+                              version_, kOldestFormatVersion, kFormatVersion),
+                  kExitFailure);
+  }
 
   void begin(const TraceInfo& info) override {
     if (began_) throw Error(fmt::format("{}: native writer began twice", file_.path()), kExitFailure);
     began_ = true;
     strings_ = info.strings;
     header_ = info.metadata.items();
-    file_.write(blocks_.prologue(header_));
+    file_.write(blocks_.prologue(header_, version_));
   }
 
   void events(std::span<const Event> batch) override {
@@ -273,6 +287,7 @@ class NativeWriter final : public TraceWriter {
   }
 
   AtomicFile file_;
+  uint32_t version_;
   BlockEncoder blocks_;
   uint32_t frame_events_;
   FrameEncoder frame_;

@@ -39,6 +39,7 @@ OutputFormat output_format_for(const std::string& path);
 struct WriteOptions {
   int zstd_level = 3;              // native frames and .zst text
   uint32_t frame_events = 1u << 16;  // native: events per independent frame
+  uint32_t native_version = 0;       // native: format version to write; 0 = the newest
 };
 
 // A writer is a consumer: feed it a reader's events, then commit(). Until then

@@ -124,33 +124,54 @@ struct LongVarint {
 
 // Bytes the hot loop may read past the last stream: the buffer holding the
 // streams must have this many readable bytes after them.
-inline constexpr size_t kVarintReadAhead = 1;
+inline constexpr size_t kVarintReadAhead = 2;
 
-// The next varint at p (advanced past it); bad is set on an overlong one.
-// One- and two-byte varints (values below 16384: nearly every size, slot
-// delta and string id) are decoded without a branch, since which of the two
-// comes next is as random as the sizes; that reads p[1] even after a
-// one-byte varint ending its stream (see kVarintReadAhead). A continuation
-// byte is never the last of its stream (checked per frame), so a longer
-// varint stays inside it.
-[[gnu::always_inline]] inline uint64_t next_varint(const uint8_t*& p, bool& bad) {
+// The next varint at p when it takes one to three bytes (nearly every size,
+// slot delta and string id does): p is advanced past it and v set; false,
+// with nothing changed, for a longer one. One- and two-byte varints are
+// decoded without a branch, since which of the two comes next is as random
+// as the sizes; that reads p[1] even after a one-byte varint ending its
+// stream (see kVarintReadAhead). A continuation byte is never the last of its
+// stream (checked per frame), so a longer varint stays inside it.
+[[gnu::always_inline]] inline bool short_varint(const uint8_t*& p, uint64_t& v) {
   const uint32_t b0 = p[0], b1 = p[1];
   if (b0 & b1 & 0x80) [[unlikely]] {
     // Three bytes inline too: slot deltas across a large slot table take
     // them often enough for the call to show (blocks workload: ~5%).
     const uint32_t b2 = p[2];
-    if (b2 < 0x80) {
-      p += 3;
-      return (b0 & 0x7f) | (b1 & 0x7f) << 7 | b2 << 14;
-    }
-    LongVarint r = read_long_varint(p);
-    p = r.end;
-    bad |= r.overlong;
-    return r.value;
+    if (b2 >= 0x80) return false;
+    p += 3;
+    v = (b0 & 0x7f) | (b1 & 0x7f) << 7 | b2 << 14;
+    return true;
   }
   const uint32_t two = b0 >> 7;  // b1 < 0x80 then
   p += 1 + two;
-  return (b0 & 0x7f) | ((b1 << 7) & (0u - two));
+  v = (b0 & 0x7f) | ((b1 << 7) & (0u - two));
+  return true;
+}
+
+// The same without any branch, for streams where two and three bytes are
+// equally likely (slot fields across a large slot table): reads p[1] and
+// p[2] whatever the length (see kVarintReadAhead).
+[[gnu::always_inline]] inline bool short_varint_flat(const uint8_t*& p, uint64_t& v) {
+  const uint32_t b0 = p[0], b1 = p[1], b2 = p[2];
+  const uint32_t c0 = b0 >> 7, c1 = c0 & (b1 >> 7);  // a second byte, a third byte
+  if (c1 & (b2 >> 7)) [[unlikely]] return false;
+  v = (b0 & 0x7f) | ((b1 & 0x7f) << 7 & (0u - c0)) | (b2 << 14 & (0u - c1));
+  p += 1 + c0 + c1;
+  return true;
+}
+
+// The next varint at p, of any length (advanced past it); bad is set on an
+// overlong one.
+[[gnu::always_inline]] inline uint64_t next_varint(const uint8_t*& p, bool& bad) {
+  uint64_t v;
+  if (short_varint(p, v)) [[likely]]
+    return v;
+  LongVarint r = read_long_varint(p);
+  p = r.end;
+  bad |= r.overlong;
+  return r.value;
 }
 
 }  // namespace heaplay::native
