@@ -17,21 +17,21 @@ namespace heaplay {
 namespace {
 
 struct Figure {
+  enum Kind { Text, Count, Real, Flag };
   std::string key;
-  std::string text;      // as the table and CSV print it
-  bool number = false;   // JSON: a number, not a string
-  bool real = false;     // a double (JSON prints it shortest-exact)
+  std::string text;  // as the table and CSV print it
+  Kind kind = Text;  // how JSON writes it (Real: shortest exact text)
   uint64_t value = 0;
   double real_value = 0;
 };
 
 Figure str(std::string k, std::string v) { return {std::move(k), std::move(v)}; }
-Figure num(std::string k, uint64_t v) { return {std::move(k), decimal(v), true, false, v}; }
+Figure num(std::string k, uint64_t v) { return {std::move(k), decimal(v), Figure::Count, v}; }
 // digits: decimals in the table and CSV (JSON prints the shortest exact text).
 Figure dbl(std::string k, double v, int digits) {
-  return {std::move(k), fmt::format("{:.{}f}", v, digits), true, true, 0, v};
+  return {std::move(k), fmt::format("{:.{}f}", v, digits), Figure::Real, 0, v};
 }
-Figure flag(std::string k, bool v) { return {std::move(k), v ? "true" : "false"}; }
+Figure flag(std::string k, bool v) { return {std::move(k), v ? "true" : "false", Figure::Flag, v}; }
 
 std::vector<Figure> summary(const ReplayResult& r) {
   std::vector<Figure> f = {str("trace", r.trace), str("stack", r.stack), str("python", r.python), str("raw", r.raw)};
@@ -50,10 +50,12 @@ std::vector<Figure> summary(const ReplayResult& r) {
 
 void json_figure(JsonWriter& w, const Figure& f) {
   w.key(f.key);
-  if (f.real) w.number(f.real_value);
-  else if (f.number) w.uint(f.value);
-  else if (f.text == "true" || f.text == "false") w.boolean(f.text == "true");
-  else w.string(f.text);
+  switch (f.kind) {
+    case Figure::Text: w.string(f.text); break;
+    case Figure::Count: w.uint(f.value); break;
+    case Figure::Real: w.number(f.real_value); break;
+    case Figure::Flag: w.boolean(f.value != 0); break;
+  }
 }
 
 std::string render_json(const ReplayResult& r) {

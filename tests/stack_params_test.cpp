@@ -8,6 +8,7 @@
 #include "engine/params.hpp"
 #include "engine/replay.hpp"
 #include "engine/stack.hpp"
+#include "reports/replay_report.hpp"
 #include "traces/consumer.hpp"
 #include "tests/test_util.hpp"
 #include "traces/error.hpp"
@@ -230,6 +231,23 @@ TEST(Replay, IsDeterministic) {
   ASSERT_EQ(a.layers.size(), b.layers.size());
   for (size_t i = 0; i < a.layers.size(); ++i) EXPECT_EQ(a.layers[i].counters, b.layers[i].counters);
   EXPECT_GT(a.peak_footprint_bytes, a.peak_live_bytes);
+}
+
+}  // namespace
+}  // namespace heaplay
+
+
+namespace heaplay {
+namespace {
+
+TEST(ReplayReport, JsonTypesComeFromTheFigureNotItsText) {
+  // A trace named "true" stays a string; truncated is a boolean.
+  ReplayResult r;
+  r.trace = "true";
+  r.truncated = true;
+  std::string json = render_replay(r, Format::Json);
+  EXPECT_NE(json.find("\"trace\": \"true\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"truncated\": true"), std::string::npos) << json;
 }
 
 }  // namespace
