@@ -23,17 +23,23 @@
 #include <vector>
 
 #include "traces/event.hpp"
+#include "traces/string_table.hpp"
 
 namespace heaplay {
 
 // An address in the stack's address space: simulated (raw sim) or real (raw glibc).
 using Addr = uint64_t;
 
+// Block::flags
+inline constexpr uint8_t kBlockCached = 1;  // handed out from an object cache (objspec's free lists), not
+                                            // newly allocated below it: CPython's collector does not count it
+
 struct Block {
   Addr addr = 0;
   uint32_t handle = 0;  // private to the layer that served the block
   uint8_t depth = 0;    // that layer's depth in the stack (0 = top)
-  uint8_t unused[3] = {};
+  uint8_t flags = 0;    // kBlockCached
+  uint8_t unused[2] = {};
 };
 static_assert(sizeof(Block) == 16, "the replay keeps one Block per live slot");
 
@@ -42,6 +48,7 @@ struct Request {
   uint64_t size = 0;        // bytes requested
   StringId type;            // the type or site tag (objspec keys free lists on it)
   Domain domain = Domain::None;  // Raw requests never go to the pooled layer
+  bool object = false;      // an o object (objspec's type lists), not an a block (its site lists)
 };
 
 // One layer's accounting, in the order the layer lists it. Units are in the
@@ -80,6 +87,25 @@ class Layer {
   // --touch mode); simulated raw layers ignore it. Pooled calls it for the
   // blocks it carves out of a fresh pool, as CPython writes its free list there.
   virtual void touch(Addr addr, uint64_t bytes) { below_->touch(addr, bytes); }
+
+  // Whether release(b, r) would now keep the block in a cache of this layer
+  // (objspec's free lists) instead of giving it to the layer below. Only the
+  // object-cache layer keeps blocks; the others answer false.
+  virtual bool keeps(const Request& r) const {
+    (void)r;
+    return false;
+  }
+  // Gives every cached block back to the layers below, as CPython clears its
+  // free lists after a full collection. Passed down; objspec empties its lists.
+  virtual void clear_caches() {
+    if (below_) below_->clear_caches();
+  }
+  // The trace's strings (type and site tags by StringId), before the first
+  // request; layers that key on type names resolve them here. Passed down.
+  // The table grows while the trace is read: look ids up as they come.
+  virtual void use_strings(const StringTable& strings) {
+    if (below_) below_->use_strings(strings);
+  }
 
   // Bytes the layers from here down hold from the operating system, now and
   // at their peak. Raw layers track these; the others ask below.

@@ -58,6 +58,65 @@ bool parse_flag(std::string_view key, std::string_view value) {
   bad_value(key, value, "0 or 1");
 }
 
+// Comma-separated items; "" and "-" are the empty list.
+std::vector<std::string_view> split_commas(std::string_view value) {
+  std::vector<std::string_view> out;
+  if (value.empty() || value == "-") return out;
+  size_t start = 0;
+  while (true) {
+    size_t comma = value.find(',', start);
+    out.push_back(value.substr(start, comma == std::string_view::npos ? value.npos : comma - start));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+uint64_t parse_count(std::string_view key, std::string_view value, std::string_view item, uint64_t max) {
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), n);
+  if (item.empty() || ec != std::errc() || p != item.data() + item.size() || n > max)
+    bad_value(key, value, fmt::format("whole numbers up to {}", max));
+  return n;
+}
+
+// TYPE:LIMIT[:MAXBYTES],...
+std::vector<FreeListSpec> parse_lists(std::string_view key, std::string_view value) {
+  std::vector<FreeListSpec> out;
+  for (std::string_view item : split_commas(value)) {
+    size_t c1 = item.find(':');
+    if (c1 == 0 || c1 == std::string_view::npos)
+      bad_value(key, value, "TYPE:LIMIT[:MAXBYTES] items separated by commas (or - for none)");
+    size_t c2 = item.find(':', c1 + 1);
+    FreeListSpec spec;
+    spec.type = std::string(item.substr(0, c1));
+    std::string_view limit = item.substr(c1 + 1, c2 == std::string_view::npos ? item.npos : c2 - c1 - 1);
+    spec.limit = static_cast<uint32_t>(parse_count(key, value, limit, UINT32_MAX));
+    if (c2 != std::string_view::npos) spec.max_bytes = parse_bytes(key, item.substr(c2 + 1));
+    for (const FreeListSpec& other : out)
+      if (other.type == spec.type) bad_value(key, value, fmt::format("each type once ('{}' appears twice)", spec.type));
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+std::string lists_text(const std::vector<FreeListSpec>& lists) {
+  if (lists.empty()) return "-";
+  std::string s;
+  for (const FreeListSpec& l : lists) {
+    s += fmt::format("{}{}:{}", s.empty() ? "" : ",", l.type, l.limit);
+    if (l.max_bytes) s += fmt::format(":{}", l.max_bytes);
+  }
+  return s;
+}
+
+std::string words_text(const std::vector<std::string>& words) {
+  if (words.empty()) return "-";
+  std::string s;
+  for (const std::string& w : words) s += (s.empty() ? "" : ",") + w;
+  return s;
+}
+
 std::vector<uint32_t> parse_excess_list(std::string_view key, std::string_view value) {
   std::vector<uint32_t> out;
   size_t start = 0;
@@ -73,6 +132,19 @@ std::vector<uint32_t> parse_excess_list(std::string_view key, std::string_view v
     start = comma + 1;
   }
   return out;
+}
+
+// CPython's object free lists per version (Objects/*object.c); sizes are the
+// bytes CPython requests for the object, GC header included.
+std::vector<FreeListSpec> default_free_lists(PythonVersion v) {
+  (void)v;
+  // 3.11: floatobject.c PyFloat_MAXFREELIST 100; tupleobject.c PyTuple_MAXFREELIST 2000 per length for
+  // lengths 1..PyTuple_MAXSAVESIZE (20): 16 + 24 + 8 * 20 = 200 bytes; listobject.c and dictobject.c
+  // PyList_MAXFREELIST / PyDict_MAXFREELIST 80 and 80 dict keys objects; genobject.c 80 async generator
+  // wrapped values and 80 asend objects; context.c CONTEXT_FREELIST_MAXLEN 255.
+  return {{"float", 100, 0},        {"tuple", 2000, 200},         {"list", 80, 0},
+          {"dict", 80, 0},          {"dict_keys", 80, 0},         {"async_generator_wrapped_value", 80, 0},
+          {"async_generator_asend", 80, 0}, {"Context", 255, 0}};
 }
 
 }  // namespace
@@ -122,6 +194,9 @@ Params params_for(PythonVersion v) {
   // bpo-37257 (keep the last wholly free arena, against thrashing) is in 3.9 and later;
   // tests/pooled_oracle_test.cpp confirms it against libpython 3.8.18 and 3.9.18.
   p.pooled.keep_last_arena = v != PythonVersion::V3_8;
+  p.objspec.lists = default_free_lists(v);
+  // Modules/gcmodule.c: (700, 10, 10) through 3.12; 3.13 raised the first threshold to 2000.
+  if (v == PythonVersion::V3_13) p.gc.thresholds[0] = 2000;
   return p;
 }
 
@@ -179,6 +254,15 @@ const std::vector<ParamDoc>& param_docs() {
        "(unaligned; the default with 16K pools, as page-aligned mmaps do), "
        "follow the trace's pymalloc.arena_excess metadata (trace), or a comma list of byte offsets "
        "past a pool boundary, one per arena allocation, the last repeating"},
+      {"objspec.lists", "TYPE:LIMIT[:MAXBYTES],...",
+       "free lists for o objects: a freed object of TYPE and at most MAXBYTES bytes waits for reuse, up to LIMIT "
+       "per distinct size (CPython's lists per --python; - for none)"},
+      {"objspec.sites", "count",
+       "give the N most frequent site tags of a blocks (a malloc trace's call sites) a free list each (0)"},
+      {"objspec.site_limit", "count", "blocks kept per (site, size) by objspec.sites lists (80)"},
+      {"gc.thresholds", "A,B,C", "collection thresholds of generations 0, 1, 2 (700,10,10; 2000,10,10 in 3.13)"},
+      {"gc.untracked_types", "TYPE,...",
+       "types the collector does not track (int,float,str,bytes,bytearray,complex,bool,range; - for none)"},
   };
   return docs;
 }
@@ -213,6 +297,22 @@ void Params::set(std::string_view assignment) {
     } else {
       bad_value(key, value, "aligned, unaligned, trace or a list of byte offsets");
     }
+  } else if (key == "objspec.lists") {
+    objspec.lists = parse_lists(key, value);
+  } else if (key == "objspec.sites") {
+    objspec.sites = static_cast<uint32_t>(parse_count(key, value, value, 1u << 20));
+  } else if (key == "objspec.site_limit") {
+    objspec.site_limit = static_cast<uint32_t>(parse_count(key, value, value, UINT32_MAX));
+  } else if (key == "gc.thresholds") {
+    auto items = split_commas(value);
+    if (items.size() != 3) bad_value(key, value, "three thresholds A,B,C");
+    for (int g = 0; g < 3; ++g) gc.thresholds[g] = parse_count(key, value, items[g], UINT32_MAX);
+  } else if (key == "gc.untracked_types") {
+    gc.untracked_types.clear();
+    for (std::string_view w : split_commas(value)) {
+      if (w.empty()) bad_value(key, value, "type names separated by commas (or - for none)");
+      gc.untracked_types.emplace_back(w);
+    }
   } else {
     std::string keys;
     for (const auto& d : param_docs()) keys += (keys.empty() ? "" : ", ") + std::string(d.key);
@@ -241,7 +341,12 @@ std::vector<std::pair<std::string, std::string>> Params::items() const {
           {"pooled.arena_size", n(pooled.arena_size)},
           {"pooled.pool_header", n(pooled.pool_header)},
           {"pooled.keep_last_arena", pooled.keep_last_arena ? "1" : "0"},
-          {"pooled.arena_alignment", alignment}};
+          {"pooled.arena_alignment", alignment},
+          {"objspec.lists", lists_text(objspec.lists)},
+          {"objspec.sites", n(objspec.sites)},
+          {"objspec.site_limit", n(objspec.site_limit)},
+          {"gc.thresholds", fmt::format("{},{},{}", gc.thresholds[0], gc.thresholds[1], gc.thresholds[2])},
+          {"gc.untracked_types", words_text(gc.untracked_types)}};
 }
 
 void Params::validate() const {

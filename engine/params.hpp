@@ -61,10 +61,43 @@ struct PooledParams {
   std::vector<uint32_t> arena_excess;  // Trace: bytes past a pool boundary, per arena allocation
 };
 
+// One object-specific free list (objspec): freed objects of `type` whose
+// size is at most max_bytes wait for reuse, at most `limit` of them per
+// distinct size (CPython keeps one tuple list per length: each length is a
+// size here).
+struct FreeListSpec {
+  std::string type;        // the trace's TYPE tag ("float", "tuple", ...)
+  uint32_t limit = 0;      // objects kept per (type, size)
+  uint64_t max_bytes = 0;  // bytes; 0: any size
+  bool operator==(const FreeListSpec&) const = default;
+};
+
+// Object-specific free lists, per the CPython version's Objects/*object.c.
+struct ObjspecParams {
+  std::vector<FreeListSpec> lists;  // for o objects, by type
+  // The N most frequent site tags of a blocks (a malloc trace's call sites)
+  // get a free list each, of site_limit blocks per (site, size).
+  uint32_t sites = 0;
+  uint32_t site_limit = 80;
+  // The tags `sites` chose, found by a first pass over the trace before the
+  // replay (not a --set key; empty until then).
+  std::vector<std::string> site_tags;
+};
+
+// CPython's generational cyclic collector (Modules/gcmodule.c).
+struct GcParams {
+  uint64_t thresholds[3] = {700, 10, 10};  // collections trigger when a generation's count exceeds these
+  // Types the collector does not track (their references are external to it);
+  // every other type is a container and tracked.
+  std::vector<std::string> untracked_types = {"int", "float", "str", "bytes", "bytearray", "complex", "bool", "range"};
+};
+
 struct Params {
   PythonVersion python = kDefaultPython;
   RawParams raw;
   PooledParams pooled;
+  ObjspecParams objspec;
+  GcParams gc;
 
   // Applies "KEY=VALUE"; throws Error (exit 2) for an unknown key or a bad value.
   void set(std::string_view assignment);

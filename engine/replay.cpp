@@ -15,9 +15,11 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
   if (options.raw == RawKind::Glibc) result_.touch = std::string(touch_name(options.touch));
   // Only the parameters of layers in this stack, and raw sim's only when it is the raw layer.
   for (auto& [key, value] : params.items()) {
-    bool raw_key = key.starts_with("raw.");
-    if (raw_key ? options.raw == RawKind::Sim : stack.spec().has(LayerKind::Pooled))
-      result_.params.emplace_back(key, value);
+    bool keep = key.starts_with("raw.") ? options.raw == RawKind::Sim
+                : key.starts_with("pooled.") ? stack.spec().has(LayerKind::Pooled)
+                : key.starts_with("objspec.") ? stack.spec().has(LayerKind::Objspec)
+                : key.starts_with("gc.") && stack.spec().has(LayerKind::Gc);
+    if (keep) result_.params.emplace_back(key, value);
   }
 }
 
