@@ -29,6 +29,29 @@
 
 namespace heaplay {
 
+// The collector's figures (stacks with gc). Times are wall seconds.
+struct GcSummary {
+  uint64_t collections[3] = {};      // per generation collected (automatic and g records)
+  uint64_t examined_objects = 0;     // tracked objects in the generations collected, summed over collections
+  uint64_t collected_objects = 0;    // unreachable objects the collector freed
+  uint64_t collected_bytes = 0;      // their bytes (object sizes as the trace gives them)
+  uint64_t cascade_freed_objects = 0;  // objects outside the garbage freed because the garbage let go of them
+  double seconds = 0;                // total time spent collecting
+  double max_pause_seconds = 0;      // the longest single collection
+};
+
+// One objspec free list (all sizes of one type or site tag together).
+struct FreeListReport {
+  std::string name;         // the type or site tag
+  bool site = false;        // a site list (objspec.sites) rather than a type list
+  uint32_t limit = 0;       // per size
+  uint64_t max_bytes = 0;   // 0: any size
+  uint64_t hits = 0;        // allocations served from the list
+  uint64_t misses = 0;      // allocations of this type that found the list empty
+  uint64_t releases_below = 0;  // frees passed below because the list was full (or cleared)
+  uint64_t held_objects = 0, held_bytes = 0, peak_held_bytes = 0;  // waiting in the list: final, and its peak
+};
+
 struct ReplayResult {
   std::string trace;
   std::string stack;   // StackSpec::name()
@@ -42,6 +65,21 @@ struct ReplayResult {
   uint64_t collections = 0;        // g records (a no-op without the gc layer)
   uint64_t peak_live_bytes = 0, final_live_bytes = 0;  // requested bytes, as the trace says
   uint64_t final_live_blocks = 0, final_live_objects = 0;
+  // Object records (o + - l u and derived deaths).
+  uint64_t objects = 0;             // o records
+  uint64_t object_deaths = 0;       // objects deallocated (reference counting, cascades and the collector)
+  // Objects alive at the end that no reference from outside their own cycles
+  // keeps alive (the collector would find them unreachable now), and their bytes.
+  uint64_t unreclaimed_cyclic_objects = 0, unreclaimed_cyclic_bytes = 0;
+  uint64_t skipped_gc_frees = 0;    // f ID gc records skipped (stacks without gc): the block stays live
+  // Records naming an object this replay's collector freed earlier than the
+  // recorded program did (its own collector's unlinks, say): ignored.
+  uint64_t stale_object_events = 0;
+  bool has_gc = false;              // the stack has the gc layer: gc holds its figures
+  GcSummary gc;
+  bool has_objspec = false;         // the stack has objspec: the free-list figures below
+  uint64_t freelist_hits = 0, freelist_misses = 0;
+  std::vector<FreeListReport> free_lists;
   uint64_t peak_footprint_bytes = 0, final_footprint_bytes = 0;  // held from the OS by the stack
   double replay_seconds = 0;       // wall time from the first event to the last
   double events_per_second = 0;

@@ -69,5 +69,7 @@ Stack build_stack(const StackSpec& spec, const Params& params, const StackOption
 std::unique_ptr<Layer> make_raw_sim(const RawParams& params, uint8_t depth);
 std::unique_ptr<Layer> make_raw_glibc(Touch touch, uint8_t depth);
 std::unique_ptr<Layer> make_pooled(const PooledParams& params, Layer* below, uint8_t depth);
+std::unique_ptr<Layer> make_objspec(const ObjspecParams& params, Layer* below, uint8_t depth);
+std::unique_ptr<Layer> make_gc(const GcParams& params, Layer* below, uint8_t depth);
 
 }  // namespace heaplay
