@@ -11,6 +11,7 @@
 #include "cli/options.hpp"
 #include "engine/pooled.hpp"
 #include "engine/replay.hpp"
+#include "engine/site_counts.hpp"
 #include "engine/stack.hpp"
 #include "reports/format.hpp"
 #include "reports/pymalloc_stats.hpp"
@@ -83,6 +84,14 @@ int run_replay(const Options& o) {
   if (!o.pymalloc_stats.empty() && !spec.has(LayerKind::Pooled))
     throw Error(fmt::format("--pymalloc-stats needs a stack with the pooled layer (stack {})", spec.name()));
   if (!o.pymalloc_stats.empty()) refuse_same_file(o.input, o.pymalloc_stats);
+  if (o.input == "-" && spec.has(LayerKind::Objspec)) {
+    Params probe;  // objspec.sites does not depend on the version
+    for (const std::string& s : o.sets) probe.set(s);
+    if (probe.objspec.sites > 0)
+      throw Error("objspec.sites needs a first pass over the trace, and standard input cannot be read twice; "
+                  "give a file (or objspec.sites=0)",
+                  kExitBadInput);
+  }
   // The parameters: --python, else the version the trace was recorded with; then --set.
   std::string note;
   Params params = params_for_trace(leading_metadata(o.input), o.python, o.sets, &note);
@@ -90,6 +99,9 @@ int run_replay(const Options& o) {
   unsigned threads = thread_count(o);
   ReadOptions r = read_options(o);
   r.prefetch = threads == 2;
+  // objspec.sites: a first pass picks the most frequent site tags.
+  if (spec.has(LayerKind::Objspec) && params.objspec.sites > 0)
+    params.objspec.site_tags = top_sites(o.input, r, params.objspec.sites);
   if (options.raw == RawKind::Glibc) {
     // The real malloc heap is measured: read on a worker thread (its own glibc
     // arena), replay on this one, whose arena is the sbrk heap a program uses.

@@ -134,17 +134,61 @@ std::vector<uint32_t> parse_excess_list(std::string_view key, std::string_view v
   return out;
 }
 
-// CPython's object free lists per version (Objects/*object.c); sizes are the
-// bytes CPython requests for the object, GC header included.
+// CPython's object free lists per version. Sizes are the bytes CPython
+// requests for the object on a 64-bit build, GC header (16 bytes since 3.8)
+// included for GC types; the types with lists here are built-ins, which have
+// no managed-dict pre-header (3.11+ adds one only to classes with
+// Py_TPFLAGS_MANAGED_DICT / _WEAKREF). docs/objspec.md has the table.
 std::vector<FreeListSpec> default_free_lists(PythonVersion v) {
-  (void)v;
-  // 3.11: floatobject.c PyFloat_MAXFREELIST 100; tupleobject.c PyTuple_MAXFREELIST 2000 per length for
-  // lengths 1..PyTuple_MAXSAVESIZE (20): 16 + 24 + 8 * 20 = 200 bytes; listobject.c and dictobject.c
-  // PyList_MAXFREELIST / PyDict_MAXFREELIST 80 and 80 dict keys objects; genobject.c 80 async generator
-  // wrapped values and 80 asend objects; context.c CONTEXT_FREELIST_MAXLEN 255.
-  return {{"float", 100, 0},        {"tuple", 2000, 200},         {"list", 80, 0},
-          {"dict", 80, 0},          {"dict_keys", 80, 0},         {"async_generator_wrapped_value", 80, 0},
-          {"async_generator_asend", 80, 0}, {"Context", 255, 0}};
+  using V = PythonVersion;
+  const bool v38 = v == V::V3_8, before_311 = v == V::V3_8 || v == V::V3_9 || v == V::V3_10;
+  std::vector<FreeListSpec> lists;
+  // floatobject.c, free_list / PyFloat_MAXFREELIST (pycore_floatobject.h from 3.10,
+  // pycore_freelist.h in 3.13): 100 float objects, all 24 bytes.
+  lists.push_back({"float", 100, 0});
+  // tupleobject.c, free_list[] / numfree[] with PyTuple_MAXFREELIST 2000 per length.
+  // Tuple of length n: 16 (GC) + 24 (var header) + 8n bytes.
+  //  3.8-3.10: lists indexed by length for lengths below PyTuple_MAXSAVESIZE (20):
+  //            lengths 1..19, at most 16 + 24 + 8 * 19 = 192 bytes.
+  //  3.11-3.13: maybe_freelist_push keeps lengths 1..20 (index = length - 1 <
+  //            PyTuple_NFREELISTS = 20): 200 bytes. (3.11's maybe_freelist_pop only
+  //            reuses lengths below 20; 3.13's reuses 1..20; see docs/objspec.md.)
+  lists.push_back({"tuple", 2000, before_311 ? 192u : 200u});
+  // listobject.c, free_list / PyList_MAXFREELIST: 80 list objects (56 bytes; the
+  // item array is a separate request).
+  lists.push_back({"list", 80, 0});
+  // dictobject.c, free_list / PyDict_MAXFREELIST: 80 dict objects (64 bytes).
+  lists.push_back({"dict", 80, 0});
+  // dictobject.c, keys_free_list (new_keys_object / free_keys_object): 80 keys
+  // objects, but only of the minimum size; the trace tags keys objects
+  // "dict_keys" (they have no Python type). max_bytes selects that size:
+  //  3.8-3.10: dk_size == PyDict_MINSIZE (8): 40 (header) + 8 (indices) + 5 * 24
+  //            (entries) = 168 bytes; the next size is 296.
+  //  3.11+:   log2 size PyDict_LOG_MINSIZE (3) and unicode keys only: 32 + 8 + 5 * 16
+  //            = 120 bytes; a minimum general (non-unicode) keys object is 160 and
+  //            the next unicode size 208, so 120 picks exactly the cached kind.
+  lists.push_back({"dict_keys", 80, before_311 ? 168u : 120u});
+  // genobject.c, ag_value_freelist / ag_asend_freelist, _PyAsyncGen_MAXFREELIST 80 each.
+  lists.push_back({"async_generator_wrapped_value", 80, 0});
+  lists.push_back({"async_generator_asend", 80, 0});
+  // Python/context.c, ctx_freelist / PyContext_MAXFREELIST 255; tp_name "_contextvars.Context".
+  lists.push_back({"_contextvars.Context", 255, 0});
+  if (before_311) {
+    // frameobject.c, free_list / PyFrame_MAXFREELIST 200 (interp->frame from 3.10);
+    // 3.11 made frame objects lazy and dropped the list. CPython's limit is over all
+    // sizes and a reused frame is resized; here it is per size (docs/objspec.md).
+    lists.push_back({"frame", 200, 0});
+  }
+  if (v38) {
+    // classobject.c PyMethod_MAXFREELIST and methodobject.c PyCFunction_MAXFREELIST,
+    // 256 each; both removed in 3.9 (bpo-37340).
+    lists.push_back({"method", 256, 0});
+    lists.push_back({"builtin_function_or_method", 256, 0});
+  }
+  // Not listed: sliceobject.c's one-slice cache (slice_cache; 3.13 _Py_slice_freelist):
+  // a full collection does not clear it (3.13 _PySlice_ClearFreeList only at
+  // finalization), while clear_caches() empties every list; add slice:1 with --set.
+  return lists;
 }
 
 }  // namespace
@@ -255,8 +299,8 @@ const std::vector<ParamDoc>& param_docs() {
        "follow the trace's pymalloc.arena_excess metadata (trace), or a comma list of byte offsets "
        "past a pool boundary, one per arena allocation, the last repeating"},
       {"objspec.lists", "TYPE:LIMIT[:MAXBYTES],...",
-       "free lists for o objects: a freed object of TYPE and at most MAXBYTES bytes waits for reuse, up to LIMIT "
-       "per distinct size (CPython's lists per --python; - for none)"},
+       "free lists for o objects: a freed object of TYPE and at most MAXBYTES bytes (0 or absent: any) waits for "
+       "reuse, up to LIMIT per distinct size (CPython's lists per --python, docs/objspec.md; - for none)"},
       {"objspec.sites", "count",
        "give the N most frequent site tags of a blocks (a malloc trace's call sites) a free list each (0)"},
       {"objspec.site_limit", "count", "blocks kept per (site, size) by objspec.sites lists (80)"},

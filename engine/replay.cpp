@@ -1,6 +1,8 @@
 // replay.cpp: the replay loop.
 #include "engine/replay.hpp"
 
+#include "engine/objspec.hpp"
+
 #include <fmt/format.h>
 
 #include "traces/error.hpp"
@@ -23,7 +25,11 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
   }
 }
 
-void Replayer::begin(const TraceInfo& info) { result_.trace = info.path; }
+void Replayer::begin(const TraceInfo& info) {
+  result_.trace = info.path;
+  // Layers that key on type and site tags (objspec) resolve them in this table.
+  if (info.strings) top_.use_strings(*info.strings);
+}
 
 void Replayer::needs_object_layers(const Event& e, uint64_t index) const {
   throw Error(fmt::format("{}: record {} (counting from 0): '{}' records need the object layers (objspec, gc), which this version "
@@ -102,6 +108,12 @@ ReplayResult Replayer::finish() const {
   r.peak_footprint_bytes = peak_footprint;
   r.final_footprint_bytes = final_footprint;
   r.events_per_second = r.replay_seconds > 0 ? static_cast<double>(r.events) / r.replay_seconds : 0;
+  if (const auto* objspec = dynamic_cast<const ObjspecLayer*>(stack_.find(LayerKind::Objspec))) {
+    r.has_objspec = true;
+    r.freelist_hits = objspec->hits();
+    r.freelist_misses = objspec->misses();
+    r.free_lists = objspec->free_lists();
+  }
   for (size_t i = 0; i + 1 < layers.size(); ++i) r.layers.push_back(layers[i]->report());
   r.layers.push_back(std::move(bottom));
   return r;

@@ -48,7 +48,8 @@ struct FreeListReport {
   uint64_t max_bytes = 0;   // 0: any size
   uint64_t hits = 0;        // allocations served from the list
   uint64_t misses = 0;      // allocations of this type that found the list empty
-  uint64_t releases_below = 0;  // frees passed below because the list was full (or cleared)
+  uint64_t releases_below = 0;  // frees passed below because the list (of their size) was full
+  uint64_t cleared = 0;         // blocks given back below when the lists were cleared (full collections)
   uint64_t held_objects = 0, held_bytes = 0, peak_held_bytes = 0;  // waiting in the list: final, and its peak
 };
 

@@ -114,7 +114,7 @@ const Layer* Stack::find(LayerKind k) const {
 Stack build_stack(const StackSpec& spec, const Params& params, const StackOptions& options) {
   params.validate();
   for (LayerKind k : spec.layers)
-    if (k == LayerKind::Gc || k == LayerKind::Objspec)
+    if (k == LayerKind::Gc)
       throw Error(fmt::format("--stack {}: the {} layer is not available yet (this version replays raw and pooled)",
                               spec.name(), layer_kind_name(k)),
                   kExitBadInput);
@@ -131,8 +131,8 @@ Stack build_stack(const StackSpec& spec, const Params& params, const StackOption
         built[i] = options.raw == RawKind::Sim ? make_raw_sim(params.raw, depth) : make_raw_glibc(options.touch, depth);
         break;
       case LayerKind::Pooled: built[i] = make_pooled(params.pooled, below, depth); break;
-      case LayerKind::Gc:
-      case LayerKind::Objspec: break;  // refused above
+      case LayerKind::Objspec: built[i] = make_objspec(params.objspec, below, depth); break;
+      case LayerKind::Gc: break;  // refused above
     }
   }
   stack.layers_ = std::move(built);

@@ -78,6 +78,7 @@ std::vector<std::pair<std::string, uint64_t>> list_counts(const FreeListReport& 
           {"hits", l.hits},
           {"misses", l.misses},
           {"releases_below", l.releases_below},
+          {"cleared", l.cleared},
           {"held_objects", l.held_objects},
           {"held_bytes", l.held_bytes},
           {"peak_held_bytes", l.peak_held_bytes}};

@@ -61,11 +61,11 @@ TEST(ReplayReport, CsvSpreadsTheCollectionsOverOneColumnPerGeneration) {
 TEST(ReplayReport, TableListsEachFreeList) {
   std::string table = render_replay(with_object_layers(), Format::Table);
   EXPECT_NE(table.find("gc.collections:             5, 1, 0\n"), std::string::npos) << table;
-  EXPECT_NE(table.find("\nfree lists\n  list   kind  limit  max_bytes  hits  misses  releases_below  held_objects  "
-                       "held_bytes  peak_held_bytes\n"),
+  EXPECT_NE(table.find("\nfree lists\n  list   kind  limit  max_bytes  hits  misses  releases_below  cleared  "
+                       "held_objects  held_bytes  peak_held_bytes\n"),
             std::string::npos)
       << table;
-  EXPECT_NE(table.find("  float  type    100          0     7       3               0             2          48  "
+  EXPECT_NE(table.find("  float  type    100          0     7       3               0        0             2          48  "
                        "             72\n"),
             std::string::npos)
       << table;
