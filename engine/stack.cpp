@@ -114,8 +114,8 @@ const Layer* Stack::find(LayerKind k) const {
 Stack build_stack(const StackSpec& spec, const Params& params, const StackOptions& options) {
   params.validate();
   for (LayerKind k : spec.layers)
-    if (k == LayerKind::Gc || k == LayerKind::Objspec)
-      throw Error(fmt::format("--stack {}: the {} layer is not available yet (this version replays raw and pooled)",
+    if (k == LayerKind::Objspec)
+      throw Error(fmt::format("--stack {}: the {} layer is not available yet (this version replays raw, pooled and gc)",
                               spec.name(), layer_kind_name(k)),
                   kExitBadInput);
   Stack stack;
@@ -131,7 +131,7 @@ Stack build_stack(const StackSpec& spec, const Params& params, const StackOption
         built[i] = options.raw == RawKind::Sim ? make_raw_sim(params.raw, depth) : make_raw_glibc(options.touch, depth);
         break;
       case LayerKind::Pooled: built[i] = make_pooled(params.pooled, below, depth); break;
-      case LayerKind::Gc:
+      case LayerKind::Gc: built[i] = make_gc(params.gc, below, depth); break;
       case LayerKind::Objspec: break;  // refused above
     }
   }

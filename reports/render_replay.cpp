@@ -45,6 +45,21 @@ std::vector<Figure> summary(const ReplayResult& r) {
                    dbl("events_per_second", r.events_per_second, 0), flag("truncated", r.truncated),
                    num("anomalies", r.anomalies)})
     f.push_back(std::move(x));
+  // Object figures, when the trace has objects or the stack a collector.
+  if (r.objects || r.has_gc || r.skipped_gc_frees)
+    for (Figure x : {num("objects", r.objects), num("object_deaths", r.object_deaths),
+                     num("unreclaimed_cyclic_objects", r.unreclaimed_cyclic_objects),
+                     num("unreclaimed_cyclic_bytes", r.unreclaimed_cyclic_bytes),
+                     num("skipped_gc_frees", r.skipped_gc_frees), num("stale_object_events", r.stale_object_events)})
+      f.push_back(std::move(x));
+  if (r.has_gc)
+    for (Figure x : {num("gc_collections_gen0", r.gc.collections[0]), num("gc_collections_gen1", r.gc.collections[1]),
+                     num("gc_collections_gen2", r.gc.collections[2]), num("gc_examined_objects", r.gc.examined_objects),
+                     num("gc_collected_objects", r.gc.collected_objects),
+                     num("gc_collected_bytes", r.gc.collected_bytes),
+                     num("gc_cascade_freed_objects", r.gc.cascade_freed_objects), dbl("gc_seconds", r.gc.seconds, 6),
+                     dbl("gc_max_pause_seconds", r.gc.max_pause_seconds, 6)})
+      f.push_back(std::move(x));
   return f;
 }
 
