@@ -6,12 +6,17 @@
 // figures; the layers keep their own accounting. finish() returns the
 // finished model (ReplayResult) that reports/ renders.
 //
-// Object events (o + - l u, and the Deaths they cause) need the object
-// layers; on a stack without them the first one is an error (exit 2). A
-// collection request (g) has nothing to collect without the gc layer: it is
-// counted and otherwise ignored.
+// Objects (o + - l u) replay on every stack by reference counting, in the
+// Replayer's own graph (refgraph.hpp); the reader's Death events only let it
+// forget a slot. With the gc layer on top, its Collector (collector.hpp)
+// tracks containers and collects cycles, and the Replayer sends memory
+// requests straight to the layer below gc. Without it, objects kept alive
+// only by cycles are never freed (counted at the end as unreclaimed), a
+// collection request (g) is counted and otherwise ignored, and a free the
+// recorded program's collector made (f ID gc) is skipped: the block stays live.
 //
-// Memory: O(peak live slots); nothing grows with trace length.
+// Memory: O(peak live slots + peak live references); nothing grows with
+// trace length (blocks kept by skipped gc frees are live memory).
 #pragma once
 
 #include <chrono>
@@ -23,6 +28,7 @@
 
 #include "engine/layer.hpp"
 #include "engine/params.hpp"
+#include "engine/refgraph.hpp"
 #include "engine/slot_table.hpp"
 #include "engine/stack.hpp"
 #include "traces/consumer.hpp"
@@ -89,6 +95,11 @@ struct ReplayResult {
   std::vector<LayerReport> layers;  // top to bottom
 };
 
+class Collector;
+struct Unreclaimed {  // live objects a full collection would find unreachable now, and their bytes
+  uint64_t objects = 0, bytes = 0;
+};
+
 class Replayer final : public EventConsumer {
  public:
   Replayer(Stack& stack, const Params& params, const StackOptions& options);
@@ -100,15 +111,21 @@ class Replayer final : public EventConsumer {
   ReplayResult finish() const;
 
  private:
-  // index: the record's position in the trace, from 0.
-  [[noreturn]] void needs_object_layers(const Event& e, uint64_t index) const;
+  // f ID gc without a collector: the block stays live, in kept_.
+  void keep_block(const Event& e);
 
   Stack& stack_;
   Layer& top_;
+  Layer& mem_;                   // the first layer below gc (top_ without gc)
+  Collector* gc_ = nullptr;      // the gc layer's collector, or nullptr
   ReplayResult result_;
-  SlotTable<Block> blocks_;  // the block each live slot holds
-  uint64_t live_bytes_ = 0;
-  uint64_t live_blocks_ = 0;
+  SlotTable<Block> blocks_;      // the block each live slot holds
+  LiveBytes live_;               // requested bytes of live blocks and objects
+  RefGraph graph_;
+  uint64_t live_blocks_ = 0;     // blocks from a records still live (kept ones included)
+  SlotTable<Block> kept_;        // blocks of skipped f ID gc records, kept_[0, nkept_)
+  uint64_t nkept_ = 0;
+  Unreclaimed unreclaimed_;      // computed at end()
   std::chrono::steady_clock::time_point start_{};
   bool started_ = false;
   std::chrono::steady_clock::time_point last_{};

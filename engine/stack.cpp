@@ -113,11 +113,6 @@ const Layer* Stack::find(LayerKind k) const {
 
 Stack build_stack(const StackSpec& spec, const Params& params, const StackOptions& options) {
   params.validate();
-  for (LayerKind k : spec.layers)
-    if (k == LayerKind::Gc)
-      throw Error(fmt::format("--stack {}: the {} layer is not available yet (this version replays raw and pooled)",
-                              spec.name(), layer_kind_name(k)),
-                  kExitBadInput);
   Stack stack;
   stack.spec_ = spec;
   // Build bottom up, so each layer gets the one below it.
@@ -132,7 +127,7 @@ Stack build_stack(const StackSpec& spec, const Params& params, const StackOption
         break;
       case LayerKind::Pooled: built[i] = make_pooled(params.pooled, below, depth); break;
       case LayerKind::Objspec: built[i] = make_objspec(params.objspec, below, depth); break;
-      case LayerKind::Gc: break;  // refused above
+      case LayerKind::Gc: built[i] = make_gc(params.gc, below, depth); break;
     }
   }
   stack.layers_ = std::move(built);

@@ -1,0 +1,129 @@
+// collector_bench.cpp: the collector and reference counting (Google Benchmark).
+//
+//   BM_FullCollection    one collection of generation 2 over 1M tracked
+//                        objects (lists and dicts in trees of 4-way fan-out,
+//                        every 64th object held from outside, 10% of the
+//                        objects in garbage cycles of two), on gc+pooled;
+//                        time per collection (building the heap is excluded)
+//   BM_ObjectReplay/gc   `synth pylike` with objects (o + - l u g and
+//                        blocks), HEAPLAY_BENCH_EVENTS records (default 5M),
+//                        in memory -> Replayer over gc+pooled; records/s
+//   BM_ObjectReplay/pooled  the same trace over pooled (counting, no collector)
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "engine/gc_layer.hpp"
+#include "engine/replay.hpp"
+#include "engine/stack.hpp"
+#include "tests/test_util.hpp"
+#include "traces/synth_pylike.hpp"
+
+namespace heaplay {
+namespace {
+
+void BM_FullCollection(benchmark::State& state) {
+  constexpr uint32_t kObjects = 1'000'000;
+  Params params = params_for(kDefaultPython);
+  params.gc.thresholds[0] = 0;  // no automatic collections while the heap is built
+  StringTable strings;
+  const StringId list = strings.intern("list"), dict = strings.intern("dict");
+  uint64_t collected = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    Stack stack = build_stack(parse_stack("gc+pooled"), params, {});
+    auto& gc_layer = static_cast<GcLayer&>(stack.top());
+    LiveBytes live;
+    RefGraph graph(*gc_layer.below(), live);
+    Collector& gc = gc_layer.collector();
+    gc_layer.use_strings(strings);
+    gc.attach(graph);
+    graph.set_collector(&gc);
+    const uint32_t live_objects = kObjects - kObjects / 10;
+    for (uint32_t s = 0; s < live_objects; ++s) {
+      graph.create(s, s % 3 ? 56 : 232, s % 3 ? list : dict);
+      if (s > 0) graph.link((s - 1) / 4, s);
+      if (s % 64 != 0) graph.decref(s);  // held by its parent only
+    }
+    for (uint32_t s = live_objects; s < kObjects; s += 2) {  // garbage: two-object cycles
+      graph.create(s, 56, list);
+      graph.create(s + 1, 232, dict);
+      graph.link(s, s + 1);
+      graph.link(s + 1, s);
+      graph.decref(s);
+      graph.decref(s + 1);
+    }
+    const uint64_t before = gc.summary().collected_objects;
+    state.ResumeTiming();
+    gc.collect(2);
+    state.PauseTiming();
+    collected = gc.summary().collected_objects - before;
+    if (collected != kObjects / 10) state.SkipWithError("wrong garbage count");
+    state.ResumeTiming();
+  }
+  state.counters["collected"] = static_cast<double>(collected);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kObjects));
+}
+
+struct Workload {
+  std::vector<Event> events;
+  std::unique_ptr<StringTable> strings = std::make_unique<StringTable>();  // the reader's, copied
+  TraceInfo info;
+  ReadSummary summary;
+};
+
+const Workload& workload() {
+  static const Workload w = [] {
+    Workload out;
+    auto source = make_pylike_source(testing::bench_events(5'000'000), 1, /*objects=*/true);
+    struct Keep final : EventConsumer {
+      std::vector<Event>* out;
+      StringTable* copy = nullptr;
+      void events(std::span<const Event> b) override { out->insert(out->end(), b.begin(), b.end()); }
+      void end(const TraceInfo& info, const ReadSummary&) override {
+        // Same ids: id 0 is "" in both, the rest interned in order.
+        for (size_t i = 1; info.strings && i < info.strings->size(); ++i)
+          copy->intern(info.strings->at(StringId{static_cast<uint32_t>(i)}));
+      }
+    } keep;
+    keep.out = &out.events;
+    keep.copy = out.strings.get();
+    out.summary = source->read(keep);
+    out.info.path = "pylike";
+    out.info.strings = out.strings.get();
+    return out;
+  }();
+  return w;
+}
+
+void BM_ObjectReplay(benchmark::State& state, const char* stack_name) {
+  const Workload& w = workload();
+  const Params params = params_for(kDefaultPython);
+  const StackOptions options;
+  uint64_t collections = 0;
+  for (auto _ : state) {
+    Stack stack = build_stack(parse_stack(stack_name), params, options);
+    Replayer replayer(stack, params, options);
+    replayer.begin(w.info);
+    constexpr size_t kBatch = 2048;
+    for (size_t i = 0; i < w.events.size(); i += kBatch)
+      replayer.events(std::span<const Event>(w.events.data() + i, std::min(kBatch, w.events.size() - i)));
+    replayer.end(w.info, w.summary);
+    const ReplayResult r = replayer.finish();
+    collections = r.gc.collections[0] + r.gc.collections[1] + r.gc.collections[2];
+    benchmark::DoNotOptimize(r.peak_footprint_bytes);
+  }
+  state.counters["gc_collections"] = static_cast<double>(collections);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * w.summary.events));
+}
+
+BENCHMARK(BM_FullCollection)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
+BENCHMARK_CAPTURE(BM_ObjectReplay, gc, "gc+pooled")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ObjectReplay, pooled, "pooled")->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace heaplay
+
+BENCHMARK_MAIN();
