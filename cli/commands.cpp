@@ -21,7 +21,7 @@
 #include "traces/error.hpp"
 #include "traces/pipeline.hpp"
 #include "traces/reader_thread.hpp"
-#include "traces/synth_pylike.hpp"
+#include "traces/synth.hpp"
 #include "traces/trace_io.hpp"
 
 namespace heaplay::cli {
@@ -151,7 +151,7 @@ int run_convert(const Options& o) {
 
 int run_synth(const Options& o) {
   // The workload is a reader like any other; write it like a conversion.
-  auto source = make_pylike_source(o.events, o.seed, !o.no_objects);
+  auto source = make_synth_source(o.workload, o.events, o.seed, !o.no_objects);
   ReadSummary summary = write_trace(*source, o);
   spdlog::info("{}: wrote {} events ({} seed {})", o.output, summary.events, o.workload, o.seed);
   return 0;

@@ -90,13 +90,18 @@ int main(int argc, char** argv) {
   add_write_options(convert, o);
 
   auto* synth = app.add_subcommand("synth", "Write a synthetic trace shaped like a real workload");
-  synth->add_option("WORKLOAD", o.workload, "pylike: a CPython service's allocator and object traffic")
+  synth->add_option("WORKLOAD", o.workload,
+                    "pylike: a CPython service's allocator traffic, with some objects\n"
+                    "service: requests building short-lived dict/list/str graphs, a bounded cache, a few cycles\n"
+                    "numeric: float and small-tuple churn on free lists, a growing results list\n"
+                    "graph: ORM-like sessions of entities with back-references, left in cycles\n"
+                    "(docs/synth.md describes each)")
       ->required()
-      ->check(CLI::IsMember({"pylike"}));
+      ->check(CLI::IsMember({"pylike", "service", "numeric", "graph"}));
   synth->add_option("-o,--output", o.output, "Output file (.heaplay, .trace, .trace.zst, .trace.gz)")->required();
   synth->add_option("--events", o.events, "Number of records")->default_val(1'000'000)->check(CLI::PositiveNumber);
   synth->add_option("--seed", o.seed, "Random seed: the same seed gives the same trace")->default_val(1);
-  synth->add_flag("--no-objects", o.no_objects, "Only a/f/r records (a malloc-level trace)");
+  synth->add_flag("--no-objects", o.no_objects, "pylike only: only a/f/r records (a malloc-level trace)");
   add_write_options(synth, o);
 
   // Name an unknown command instead of CLI11's "A subcommand is required".

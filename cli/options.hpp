@@ -37,7 +37,7 @@ struct Options {
   uint32_t frame_events = 1u << 16;
 
   // synth
-  std::string workload;  // pylike
+  std::string workload;  // pylike, service, numeric, graph (traces/synth.hpp)
   uint64_t events = 1'000'000;
   uint64_t seed = 1;
   bool no_objects = false;

@@ -17,40 +17,14 @@
 #include <fmt/format.h>
 
 #include "traces/error.hpp"
-#include "traces/lifetimes.hpp"
+#include "traces/synth_common.hpp"
 
 namespace heaplay {
 
 namespace {
 
-// xoshiro256** seeded through splitmix64: fast, and the same everywhere.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) {
-    for (uint64_t& w : s_) {
-      seed += 0x9E3779B97F4A7C15ull;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-      w = z ^ (z >> 31);
-    }
-  }
-  uint64_t next() {
-    uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
-
- private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::array<uint64_t, 4> s_;
-};
+using synth::kNone;
+using synth::Rng;
 
 // One kind of request: size = base + step * (random & mask).
 struct Shape {
@@ -77,7 +51,7 @@ constexpr const char* kLabels[] = {"startup", "request", "batch", "idle"};
 
 constexpr uint32_t kMediumRing = 4096;
 constexpr uint32_t kLongRing = 32768;
-constexpr uint32_t kEmpty = UINT32_MAX;
+constexpr uint32_t kEmpty = kNone;
 
 // One reference the program still holds: a block (f) or an object (-).
 struct Ref {
@@ -85,15 +59,10 @@ struct Ref {
   bool object = false;
 };
 
-class PyLikeSource final : public TraceReader {
+class PyLikeSource final : public synth::SynthSource {
  public:
-  PyLikeSource(uint64_t events, uint64_t seed, bool objects) : events_(events), seed_(seed), objects_(objects) {
-    info_.path = fmt::format("synth:pylike(events={},seed={}{})", events, seed, objects ? "" : ",blocks");
-    info_.format = TraceFormat::Text;  // no file behind it; closest in spirit
-    info_.strings = &strings_;
-    info_.metadata.set("source", "heaplay synth pylike");
-    info_.metadata.set("synth.events", std::to_string(events));
-    info_.metadata.set("synth.seed", std::to_string(seed));
+  PyLikeSource(uint64_t events, uint64_t seed, bool objects)
+      : SynthSource("pylike", events, seed, objects ? "" : ",blocks"), objects_(objects) {
     info_.metadata.set("synth.objects", objects ? "yes" : "no");
     int at = 0;
     for (int i = 0; i < kShapeCount; ++i) {
@@ -104,67 +73,29 @@ class PyLikeSource final : public TraceReader {
     for (size_t i = 0; i < std::size(kLabels); ++i) labels_[i] = strings_.intern(kLabels[i]);
   }
 
-  const TraceInfo& info() const override { return info_; }
-
-  ReadSummary read(EventConsumer& consumer) override {
-    Run run(*this, consumer);
-    consumer.begin(info_);
+ private:
+  void generate(synth::PyHeap& heap) const override {
+    Run run(*this, heap);
     run.go();
-    run.batch.flush();
-    ReadSummary s;
-    s.events = run.n;
-    s.deaths = run.deaths;
-    consumer.end(info_, s);
-    return s;
   }
 
- private:
   // The state of one read(): everything starts afresh each time.
   struct Run {
-    Run(const PyLikeSource& src, EventConsumer& consumer)
-        : self(src), rng(src.seed_), batch(consumer, 2048), medium(kMediumRing), longer(kLongRing) {}
+    Run(const PyLikeSource& src, synth::Emitter& emitter)
+        : self(src), rng(src.seed_), em(emitter), medium(kMediumRing), longer(kLongRing) {}
 
     const PyLikeSource& self;
     Rng rng;
-    EventBatch batch;
-    Lifetimes lt;
+    synth::Emitter& em;
     std::vector<Ref> stack, medium, longer;
-    uint64_t n = 0, deaths = 0, now = 1'000'000'000;
+    uint64_t now = 1'000'000'000;
     uint32_t gc_frees = 0;  // blocks mode: frees right after a g are the collector's
 
-    // Applies one record; false once the requested count is reached (then
-    // every later emit is a no-op too, so half-built sequences just stop).
-    bool emit(Event& e) {
-      if (n >= self.events_) return false;
-      if (Anomaly a = lt.apply(e, batch); a != Anomaly::None) [[unlikely]]
-        throw Error(fmt::format("synth: generated an invalid event ({})", anomaly_name(a)), kExitFailure);
-      ++n;
-      deaths += lt.died().size();
-      return true;
-    }
-    uint32_t alloc(EventKind kind, Domain d, uint64_t size, StringId type) {
-      Event e;
-      e.kind = kind;
-      e.domain = d;
-      e.size = size;
-      e.str = type;
-      return emit(e) ? e.slot.value : kEmpty;
-    }
+    uint32_t alloc(EventKind kind, Domain d, uint64_t size, StringId type) { return em.alloc(kind, d, size, type); }
     void slot_event(EventKind kind, uint32_t slot, uint32_t dst = 0, uint8_t flags = 0) {
-      Event e;
-      e.kind = kind;
-      e.slot = SlotId{slot};
-      e.dst = SlotId{dst};
-      e.flags = flags;
-      emit(e);
+      em.slot_event(kind, slot, dst, flags);
     }
-    void value_event(EventKind kind, uint64_t value, StringId str = kNoString) {
-      Event e;
-      e.kind = kind;
-      e.size = value;
-      e.str = str;
-      emit(e);
-    }
+    void value_event(EventKind kind, uint64_t value, StringId str = kNoString) { em.value_event(kind, value, str); }
     void release(Ref r, uint8_t flags = 0) {
       if (r.slot == kEmpty) return;
       if (r.object) slot_event(EventKind::Decref, r.slot);
@@ -234,7 +165,7 @@ class PyLikeSource final : public TraceReader {
       static constexpr uint8_t kPop[16] = {0, 96, 120, 136, 148, 160, 170, 180, 190, 200, 210, 220, 228, 236, 244, 250};
       uint64_t next_time = 300, next_collect = 20000, next_mark = 1000;
       uint32_t mark = 0;
-      while (n < self.events_) {
+      while (!em.done()) {
         uint64_t u = rng.next();
         size_t depth = stack.size();
         if (depth && (u & 255) < kPop[depth < 16 ? depth : 15]) {
@@ -250,37 +181,30 @@ class PyLikeSource final : public TraceReader {
           slot_event(EventKind::Incref, stack.back().slot);  // a temporary extra reference
           stack.push_back(stack.back());
         } else if (((u >> 8) & 127) == 5 && depth && !stack.back().object) {
-          Event e;  // a growing buffer: 16 .. 4 KiB
-          e.kind = EventKind::Realloc;
-          e.slot = SlotId{stack.back().slot};
-          e.size = 16 + ((u >> 16) & 255) * 16;
-          emit(e);
+          em.realloc(stack.back().slot, 16 + ((u >> 16) & 255) * 16);  // a growing buffer: 16 .. 4 KiB
         } else {
           allocate(rng.next());  // fresh bits: the ones of u above decided what to do
         }
-        if (n >= next_time) {
+        if (em.records() >= next_time) {
           now += 500 + (u >> 50) * 2;  // 0.5 .. 33 us per few hundred events
           value_event(EventKind::Time, now);
-          next_time = n + 200 + ((u >> 40) & 511);
+          next_time = em.records() + 200 + ((u >> 40) & 511);
         }
-        if (n >= next_collect) {
+        if (em.records() >= next_collect) {
           uint64_t gen = ((u >> 20) % 100 == 0) ? 2 : ((u >> 20) % 10 == 0) ? 1 : 0;
           value_event(EventKind::Collect, gen);
           if (!self.objects_) gc_frees = 3;
-          next_collect = n + 10000 + ((u >> 30) & 16383);
+          next_collect = em.records() + 10000 + ((u >> 30) & 16383);
         }
-        if (n >= next_mark) {
+        if (em.records() >= next_mark) {
           value_event(EventKind::Mark, 0, self.labels_[mark++ % std::size(kLabels)]);
-          next_mark = n + (1u << 16);
+          next_mark = em.records() + (1u << 16);
         }
       }
     }
   };
 
-  uint64_t events_, seed_;
   bool objects_;
-  TraceInfo info_;
-  StringTable strings_;
   std::array<StringId, kShapeCount> types_{};
   std::array<uint8_t, 256> shape_of_{};
   std::array<StringId, std::size(kLabels)> labels_{};
