@@ -5,10 +5,11 @@
 //                        every 64th object held from outside, 10% of the
 //                        objects in garbage cycles of two), on gc+pooled;
 //                        time per collection (building the heap is excluded)
-//   BM_ObjectReplay/gc   `synth pylike` with objects (o + - l u g and
-//                        blocks), HEAPLAY_BENCH_EVENTS records (default 5M),
-//                        in memory -> Replayer over gc+pooled; records/s
-//   BM_ObjectReplay/pooled  the same trace over pooled (counting, no collector)
+//   BM_ObjectReplay/WORKLOAD/STACK   `heaplay synth WORKLOAD` (pylike: with
+//                        objects; service: the request/response workload),
+//                        HEAPLAY_BENCH_EVENTS records (default 5M), in memory
+//                        -> Replayer over STACK (gc: the whole stack with free
+//                        lists; gc+pooled; pooled: counting, no collector); records/s
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -19,6 +20,7 @@
 #include "engine/replay.hpp"
 #include "engine/stack.hpp"
 #include "tests/test_util.hpp"
+#include "traces/synth.hpp"
 #include "traces/synth_pylike.hpp"
 
 namespace heaplay {
@@ -74,10 +76,11 @@ struct Workload {
   ReadSummary summary;
 };
 
-const Workload& workload() {
-  static const Workload w = [] {
-    Workload out;
-    auto source = make_pylike_source(testing::bench_events(5'000'000), 1, /*objects=*/true);
+Workload load(std::string_view name) {
+  Workload out;
+  {
+    const uint64_t events = testing::bench_events(5'000'000);
+    auto source = name == "pylike" ? make_pylike_source(events, 1, /*objects=*/true) : make_service_source(events, 1);
     struct Keep final : EventConsumer {
       std::vector<Event>* out;
       StringTable* copy = nullptr;
@@ -91,15 +94,19 @@ const Workload& workload() {
     keep.out = &out.events;
     keep.copy = out.strings.get();
     out.summary = source->read(keep);
-    out.info.path = "pylike";
+    out.info.path = std::string(name);
     out.info.strings = out.strings.get();
-    return out;
-  }();
-  return w;
+  }
+  return out;
 }
 
-void BM_ObjectReplay(benchmark::State& state, const char* stack_name) {
-  const Workload& w = workload();
+const Workload& workload(std::string_view name) {
+  static const Workload pylike = load("pylike"), service = load("service");
+  return name == "pylike" ? pylike : service;
+}
+
+void BM_ObjectReplay(benchmark::State& state, const char* workload_name, const char* stack_name) {
+  const Workload& w = workload(workload_name);
   const Params params = params_for(kDefaultPython);
   const StackOptions options;
   uint64_t collections = 0;
@@ -120,8 +127,11 @@ void BM_ObjectReplay(benchmark::State& state, const char* stack_name) {
 }
 
 BENCHMARK(BM_FullCollection)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
-BENCHMARK_CAPTURE(BM_ObjectReplay, gc, "gc+pooled")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_ObjectReplay, pooled, "pooled")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ObjectReplay, pylike/gc+pooled, "pylike", "gc+pooled")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ObjectReplay, pylike/pooled, "pylike", "pooled")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ObjectReplay, service/gc, "service", "gc")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ObjectReplay, service/gc+pooled, "service", "gc+pooled")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ObjectReplay, service/pooled, "service", "pooled")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace heaplay
