@@ -269,3 +269,46 @@ TEST(Gc, ObjectCachesDoNotMoveGeneration0) {
 
 }  // namespace
 }  // namespace heaplay
+
+namespace heaplay {
+namespace {
+
+// The whole gc stack (gc+objspec+pooled+raw) by hand, with thresholds 2,10,10:
+// free-list hits and pushes leave generation 0's count alone, and a full
+// collection empties the real free lists into pooled.
+TEST(GcWithObjspec, FreeListsNeitherCountNorSurviveAFullCollection) {
+  const char* text =
+      "o 1 56 list\n"   // miss, a real allocation: count 1
+      "- 1\n"           // kept by the list free list: count stays 1
+      "o 2 56 list\n"   // hit: count stays 1
+      "o 3 56 list\n"   // miss: count 2
+      "o 4 64 dict\n"   // miss: count 3 > 2 collects generation 0 = {2, 3}; 4 joins after
+      "- 2\n"           // kept by the list free list
+      "g\n";            // full collection of {3, 4} (gen 1: 2 is gone), then the lists are cleared
+  ReplayResult r = testing::replay_text(text, "gc", {"gc.thresholds=2,10,10"});
+  EXPECT_EQ(r.gc.collections[0], 1u);
+  EXPECT_EQ(r.gc.collections[1], 0u);
+  EXPECT_EQ(r.gc.collections[2], 1u);
+  EXPECT_EQ(r.gc.examined_objects, 4u);  // {2, 3}, then {3, 4}
+  EXPECT_EQ(r.gc.collected_objects, 0u);
+  EXPECT_EQ(r.freelist_hits, 1u);
+  EXPECT_EQ(r.freelist_misses, 3u);
+  EXPECT_EQ(r.final_live_objects, 2u);
+  EXPECT_EQ(r.final_live_bytes, 120u);
+  const FreeListReport* list = nullptr;
+  for (const FreeListReport& l : r.free_lists)
+    if (l.name == "list") list = &l;
+  ASSERT_NE(list, nullptr);
+  EXPECT_EQ(list->hits, 1u);
+  EXPECT_EQ(list->misses, 2u);
+  EXPECT_EQ(list->cleared, 1u);
+  EXPECT_EQ(list->held_objects, 0u);
+  EXPECT_EQ(list->peak_held_bytes, 56u);
+  // Pooled saw three real list allocations and one dict; the cleared list came back to it.
+  EXPECT_EQ(testing::counter(r, "pooled", "blocks_in_use"), 2u);
+  EXPECT_EQ(testing::counter(r, "gc", "gen0_count"), 0u);
+  EXPECT_EQ(testing::counter(r, "gc", "tracked_objects"), 2u);
+}
+
+}  // namespace
+}  // namespace heaplay
