@@ -30,10 +30,14 @@ Anomaly Lifetimes::apply(Event& e, EventBatch& out) {
     }
     case EventKind::Free: a = fast.free(e.slot, e.flags); break;
     case EventKind::Incref: a = fast.incref(e.slot); break;
-    case EventKind::Decref: a = fast.decref(e.slot); break;
+    // Not read back from the batch below: the deaths a decref causes come
+    // after it there, and as many of them as the batch holds wrap round and
+    // overwrite it (the native writer then wrote a Death's slot for the `-`).
+    case EventKind::Decref: return fast.decref(e.slot, &e);
     default: return fast.other(e);  // fills in e itself
   }
-  // e as pushed, implicit fields filled in (still there even if the batch was flushed since).
+  // e as pushed, implicit fields filled in: the one event these kinds push is
+  // still there even if the batch was flushed since (flushing clears nothing).
   if (a == Anomaly::None) e = *pushed;
   return a;
 }

@@ -170,10 +170,15 @@ class Lifetimes::Fast {
     emit(EventKind::Incref, Domain::None, 0, kNoString, s, 0);
     return Anomaly::None;
   }
-  Anomaly decref(SlotId s) {
+  // as_pushed (if given) receives the Decref event as written, copied before
+  // any death is: the deaths may fill the batch, flush it and go on writing
+  // from its start, over the Decref (a cascade of the batch's capacity or more).
+  Anomaly decref(SlotId s, Event* as_pushed = nullptr) {
     if (!is(s, SlotState::Object)) [[unlikely]] return lt_.check(s, SlotState::Object);
     SlotInfo& info = slots_[s.value];
+    Event* const at = p_;
     emit(EventKind::Decref, Domain::None, 0, kNoString, s, 0);
+    if (as_pushed) *as_pushed = *at;  // still there after a flush: flushing clears nothing
     if (--info.refcount != 0) return Anomaly::None;
     if (info.edge_head != kNil) [[unlikely]] {  // a cascade: out of line
       store();
@@ -264,7 +269,8 @@ class Lifetimes::Fast {
     return a;
   }
 
-  // Where the next event goes (apply() reads back the one it pushed).
+  // Where the next event goes (apply() reads back the one it pushed, for the
+  // kinds that push nothing after it).
   const Event* position() const { return p_; }
 
  private:

@@ -251,14 +251,18 @@ class NativeWriter final : public TraceWriter {
       case EventKind::Realloc:
       case EventKind::Incref:
       case EventKind::Decref: {
-        x.slot = SlotId{own_slot(e.slot, e)};
+        // The slot and flag as mapped here, not as apply() hands x back: the
+        // record names the slot it was given, whatever apply() fills in.
+        const uint32_t slot = own_slot(e.slot, e);
+        const bool gc = (e.flags & kFlagGc) != 0;
+        x.slot = SlotId{slot};
         x.size = e.size;
-        x.flags = e.flags & kFlagGc;
+        x.flags = gc ? kFlagGc : 0;
         if (Anomaly a = own_.apply(x, sink_batch_); a != Anomaly::None) fail(e, a);
-        if (e.kind == EventKind::Free) frame_.free(x.slot.value, x.flags & kFlagGc);
-        else if (e.kind == EventKind::Realloc) frame_.realloc(x.slot.value, e.size);
-        else if (e.kind == EventKind::Incref) frame_.incref(x.slot.value);
-        else frame_.decref(x.slot.value);
+        if (e.kind == EventKind::Free) frame_.free(slot, gc);
+        else if (e.kind == EventKind::Realloc) frame_.realloc(slot, e.size);
+        else if (e.kind == EventKind::Incref) frame_.incref(slot);
+        else frame_.decref(slot);
         break;
       }
       case EventKind::Link:
