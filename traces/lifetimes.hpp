@@ -15,8 +15,10 @@
 // Memory: O(live slots + live edges); nothing grows with trace length.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -128,6 +130,12 @@ class Lifetimes {
 // store-forwarding stall when the copy's wide loads read narrow stores).
 // Nothing else may use the Lifetimes or the batch while a Fast is alive.
 class Lifetimes::Fast {
+  // put() writes an Event as words; this is the layout it assumes.
+  static_assert(std::endian::native == std::endian::little);
+  static_assert(offsetof(Event, kind) == 0 && offsetof(Event, domain) == 1 && offsetof(Event, flags) == 2 &&
+                offsetof(Event, reserved) == 3 && offsetof(Event, str) == 4 && offsetof(Event, slot) == 8 &&
+                offsetof(Event, dst) == 12 && sizeof(StringId) == 4 && sizeof(SlotId) == 4);
+
  public:
   // record_deaths: keep died() up to date (apply() needs it; readers do not).
   Fast(Lifetimes& lt, EventBatch& out, bool record_deaths = false)
@@ -241,23 +249,65 @@ class Lifetimes::Fast {
     ++deaths_;
     return true;
   }
-  // An allocation and, at once, the release of what it made (a block freed,
-  // or a new object's only reference dropped: it dies). The slot it takes is
-  // free again afterwards, so the slot table and the free list stay as they
-  // were: free slots keep no state but their own.
-  bool try_allocate_release(EventKind kind, Domain domain, uint64_t size, StringId type, uint32_t& slot) {
+  // Branch-light forms of the try_* calls above (an AllocOp with keep 0 is an
+  // allocation and, at once, the release of what it made: a block freed, or a
+  // new object's only reference dropped, so it dies), for a loop that must not
+  // branch on the record's kind: the kinds come in random order, so such a
+  // branch mispredicts about once a record, the largest single cost of
+  // decoding. What differs between the kinds of a family is data (these
+  // descriptors, built once per opcode); every event a kind may emit is
+  // written and p_ moves past the ones it does emit (within room(): at most
+  // kMaxHotEvents). The rules, checks and events are the try_* ones exactly.
+  struct AllocOp {  // a, o, and the fused a+f, o+-
+    uint64_t head[3];     // event words 0 but the type: kind | domain << 8
+    uint64_t type2_mask;  // the second event carries the type and size (a+f) or not (o+-: Decref)
+    uint8_t state;        // SlotState the slot is left in (Free for the fused pairs)
+    uint8_t domain;       // of the slot's record
+    uint8_t keep;         // 1: the slot stays taken (a, o)
+    uint8_t events;       // 1, 2 (a+f) or 3 (o+-: Object, Decref, Death)
+    uint8_t deaths;       // 1: o+-
+  };
+  struct RefOp {  // f, +, -
+    uint64_t head;        // event word 0 but domain and type: kind | flags << 16
+    uint64_t block_mask;  // ~0 (f): the event carries the block's domain, type and size; 0 (+, -)
+    uint64_t delta;       // refcount change: 0 (f), 1 (+), -1 (-)
+    uint8_t want;         // SlotState the slot must be in
+    bool free, incref, decref;
+  };
+  [[gnu::always_inline]] bool try_allocate(const AllocOp& t, uint64_t size, StringId type) {
     if (nfree_ == 0 || record_deaths_) [[unlikely]] return false;
-    const SlotId s = free_[nfree_ - 1];
-    slot = s.value;
-    if (kind == EventKind::Object) {
-      put(EventKind::Object, Domain::Obj, 0, type, s, size);
-      put(EventKind::Decref, Domain::None, 0, kNoString, s, 0);
-      put(EventKind::Death, Domain::Obj, 0, type, s, size);
-      ++deaths_;
-    } else {
-      put(EventKind::Alloc, domain, 0, type, s, size);
-      put(EventKind::Free, domain, 0, type, s, size);
-    }
+    const uint32_t s = free_[nfree_ - 1].value;
+    nfree_ -= t.keep;
+    // Also for the fused pairs: a free slot keeps no state but its own (Free).
+    slots_[s] = SlotInfo{size, 1, type, kNil, static_cast<SlotState>(t.state), static_cast<Domain>(t.domain), 0, 0};
+    const uint64_t ty = uint64_t{type.value} << 32;
+    put_words(p_, t.head[0] | ty, s, size);
+    put_words(p_ + 1, t.head[1] | (ty & t.type2_mask), s, size & t.type2_mask);
+    put_words(p_ + 2, t.head[2] | ty, s, size);
+    p_ += t.events;
+    deaths_ += t.deaths;
+    return true;
+  }
+  [[gnu::always_inline]] bool try_reference(const RefOp& t, SlotId s) {
+    if (s.value >= nslots_ || record_deaths_) [[unlikely]] return false;
+    SlotInfo& info = slots_[s.value];
+    const uint64_t rc = info.refcount;
+    const bool last = rc == 1;
+    // Bitwise, not short-circuit: one well-predicted branch for all the checks.
+    if ((info.state != static_cast<SlotState>(t.want)) | (t.incref & (rc >= kMaxRefcount)) |
+        (t.decref & last & (info.edge_head != kNil))) [[unlikely]]
+      return false;  // an anomaly, the reference count's limit, or a cascade
+    const bool death = t.decref & last;
+    const bool dies = t.free | death;
+    info.refcount = rc + t.delta;
+    const uint64_t w = uint64_t{static_cast<uint8_t>(info.domain)} << 8 | uint64_t{info.type.value} << 32;
+    put_words(p_, t.head | (w & t.block_mask), s.value, info.size & t.block_mask);
+    put_words(p_ + 1, uint64_t{static_cast<uint8_t>(EventKind::Death)} | w, s.value, info.size);
+    p_ += 1 + death;
+    deaths_ += death;
+    info.state = dies ? SlotState::Free : info.state;
+    free_[nfree_] = s;  // in range: s is live, so nfree_ < slots
+    nfree_ += dies;
     return true;
   }
 
@@ -280,15 +330,25 @@ class Lifetimes::Fast {
     if (p_ == end_) [[unlikely]] p_ = out_.flush_full();
   }
   // Every field written: no zeroing first. The caller sees to the batch's room.
+  // An event from its words: kind, domain, flags, reserved (0), str | slot,
+  // dst (none) | size | old_size (0).
+  [[gnu::always_inline]] static void put_words(Event* e, uint64_t head, uint32_t slot, uint64_t size) {
+    const uint64_t ids = slot;
+    std::memcpy(reinterpret_cast<char*>(e), &head, 8);
+    std::memcpy(reinterpret_cast<char*>(e) + 8, &ids, 8);
+    e->size = size;
+    e->old_size = 0;
+  }
+  // As four 8-byte stores: field by field, GCC writes the four leading bytes
+  // one at a time (byte and word stores, up to 9 a record in the hot loop).
   void put(EventKind kind, Domain domain, uint8_t flags, StringId str, SlotId slot, uint64_t size) {
     Event& e = *p_++;
-    e.kind = kind;
-    e.domain = domain;
-    e.flags = flags;
-    e.reserved = 0;
-    e.str = str;
-    e.slot = slot;
-    e.dst = SlotId{};
+    // kind, domain, flags, reserved (0), str | slot, dst (none)
+    const uint64_t head = uint64_t{static_cast<uint8_t>(kind)} | uint64_t{static_cast<uint8_t>(domain)} << 8 |
+                          uint64_t{flags} << 16 | uint64_t{str.value} << 32;
+    const uint64_t ids = slot.value;
+    std::memcpy(reinterpret_cast<char*>(&e), &head, 8);
+    std::memcpy(reinterpret_cast<char*>(&e) + 8, &ids, 8);
     e.size = size;
     e.old_size = 0;
   }

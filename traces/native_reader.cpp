@@ -161,73 +161,120 @@ constexpr size_t kSlotLookahead = 8;
 constexpr uint32_t kBadSlot = UINT32_MAX;
 static_assert(kBadSlot > kMaxSlots - 1);
 
+// Version 2's hot loop dispatches on two families only, allocations (a, o
+// and the fused pairs) and references (f, +, -): within a family the kinds
+// differ only in data, these descriptors (Lifetimes::Fast::try_allocate and
+// try_reference). Indexed by opcode (below kShapes: checked per frame).
+enum HotFamily : uint8_t { kHotOther, kHotAllocation, kHotReference };
+constexpr uint64_t event_head(EventKind kind, Domain domain = Domain::None, uint8_t flags = 0) {
+  return uint64_t{static_cast<uint8_t>(kind)} | uint64_t{static_cast<uint8_t>(domain)} << 8 | uint64_t{flags} << 16;
+}
+struct HotOps {
+  std::array<HotFamily, kShapes> family{};
+  std::array<Lifetimes::Fast::AllocOp, kShapes> alloc{};
+  std::array<Lifetimes::Fast::RefOp, kShapes> ref{};
+};
+constexpr HotOps kHotOps = [] {
+  using K = EventKind;
+  constexpr uint64_t kAll = ~uint64_t{0};
+  constexpr auto block = static_cast<uint8_t>(SlotState::Block), object = static_cast<uint8_t>(SlotState::Object),
+                 free = static_cast<uint8_t>(SlotState::Free), obj = static_cast<uint8_t>(Domain::Obj);
+  const uint64_t death = event_head(K::Death, Domain::Obj);  // o+-'s third event; unused by the others
+  HotOps t;
+  for (uint8_t d = 0; d < 4; ++d) {
+    const Domain dom = static_cast<Domain>(d);
+    t.family[kOpAlloc + d] = t.family[kOpAllocFree + d] = kHotAllocation;
+    t.alloc[kOpAlloc + d] = {{event_head(K::Alloc, dom), 0, death}, 0, block, d, 1, 1, 0};
+    t.alloc[kOpAllocFree + d] = {{event_head(K::Alloc, dom), event_head(K::Free, dom), death}, kAll, free, d, 0, 2, 0};
+  }
+  t.family[kOpObject] = t.family[kOpObjectDecref] = kHotAllocation;
+  t.alloc[kOpObject] = {{event_head(K::Object, Domain::Obj), 0, death}, 0, object, obj, 1, 1, 0};
+  t.alloc[kOpObjectDecref] = {{event_head(K::Object, Domain::Obj), event_head(K::Decref), death}, 0, free, obj, 0, 3, 1};
+  for (uint8_t op : {kOpFree, kOpFreeGc, kOpIncref, kOpDecref}) t.family[op] = kHotReference;
+  t.ref[kOpFree] = {event_head(K::Free), kAll, 0, block, true, false, false};
+  t.ref[kOpFreeGc] = {event_head(K::Free, Domain::None, kFlagGc), kAll, 0, block, true, false, false};
+  t.ref[kOpIncref] = {event_head(K::Incref), 0, 1, object, false, true, false};
+  t.ref[kOpDecref] = {event_head(K::Decref), 0, kAll, object, false, false, true};  // delta -1
+  return t;
+}();
+
 // The hot loop: the common opcodes (a, o, f, +, - and the fused pairs), as
 // long as each one stays on Lifetimes::Fast's call-free path and its varints
 // are short. It stops at the first opcode it cannot take that way and returns
 // with the cursor there, nothing of that opcode consumed; step() takes it.
 // Nothing in here calls anything, so the loop's state stays in registers.
 // V1: version 1 frames (slot fields as varints against a base that
-// allocations move too); otherwise slot fields come decoded ahead.
+// allocations move too), one switch case a kind; otherwise slot fields come
+// decoded ahead and the loop branches on the family only (kHotOps): with a
+// switch on the kind, its indirect jump mispredicted about once a record.
 template <bool V1>
 [[gnu::noinline]] void run_hot(Cursor& cur, const uint8_t* end, Lifetimes& lifetimes, EventBatch& batch,
                                const StringId* fstr, uint64_t nstr) {
   Cursor c = cur;  // a local copy, kept in registers
   {
     Lifetimes::Fast lt(lifetimes, batch);
-    auto allocation = [&](EventKind kind, Domain domain, bool release) __attribute__((always_inline)) {
+    // Version 1's kinds, one switch case each.
+    auto allocation = [&](EventKind kind, Domain domain) __attribute__((always_inline)) {
       const uint8_t* sz = c.sizes;
       const uint8_t* st = c.strs;
       uint64_t size, id;
       if (!short_varint(sz, size) || !short_varint(st, id) || id >= nstr) return false;
       uint32_t slot;
-      if (!(release ? lt.try_allocate_release(kind, domain, size, fstr[id], slot)
-                    : lt.try_allocate(kind, domain, size, fstr[id], slot)))
-        return false;
+      if (!lt.try_allocate(kind, domain, size, fstr[id], slot)) return false;
       c.sizes = sz;
       c.strs = st;
-      if (V1) c.prev_slot = slot;
+      c.prev_slot = slot;
       return true;
     };
     auto reference = [&](auto&& apply) __attribute__((always_inline)) {
-      if constexpr (V1) {
-        const uint8_t* sp = c.slots;
-        uint64_t z;
-        if (!short_varint(sp, z)) return false;
-        const uint64_t v = c.prev_slot + static_cast<uint64_t>(zigzag_decode(z));
-        if (v > UINT32_MAX || !apply(SlotId{static_cast<uint32_t>(v)})) return false;
-        c.slots = sp;
-        c.prev_slot = v;
-      } else {
-        lt.prefetch(SlotId{c.slot[kSlotLookahead]});
-        if (!apply(SlotId{*c.slot})) return false;
-        ++c.slot;
-      }
+      const uint8_t* sp = c.slots;
+      uint64_t z;
+      if (!short_varint(sp, z)) return false;
+      const uint64_t v = c.prev_slot + static_cast<uint64_t>(zigzag_decode(z));
+      if (v > UINT32_MAX || !apply(SlotId{static_cast<uint32_t>(v)})) return false;
+      c.slots = sp;
+      c.prev_slot = v;
       return true;
     };
-    for (; c.op != end && lt.room(); ++c.op) {
-      bool ok;
-      switch (const uint8_t o = *c.op) {
-        case kOpAlloc + 0:
-        case kOpAlloc + 1:
-        case kOpAlloc + 2:
-        case kOpAlloc + 3: ok = allocation(EventKind::Alloc, static_cast<Domain>(o - kOpAlloc), false); break;
-        case kOpObject: ok = allocation(EventKind::Object, Domain::Obj, false); break;
-        case kOpAllocFree + 0:
-        case kOpAllocFree + 1:
-        case kOpAllocFree + 2:
-        case kOpAllocFree + 3:
-          ok = !V1 && allocation(EventKind::Alloc, static_cast<Domain>(o - kOpAllocFree), true);
+    if constexpr (!V1) {
+      for (; c.op != end && lt.room(); ++c.op) {
+        const uint8_t o = *c.op;
+        const HotFamily f = kHotOps.family[o];
+        if (f == kHotAllocation) {
+          const uint8_t* sz = c.sizes;
+          const uint8_t* st = c.strs;
+          uint64_t size, id;
+          if (!short_varint(sz, size) || !short_varint(st, id) || id >= nstr) break;
+          if (!lt.try_allocate(kHotOps.alloc[o], size, fstr[id])) break;
+          c.sizes = sz;
+          c.strs = st;
+        } else if (f == kHotReference) {
+          lt.prefetch(SlotId{c.slot[kSlotLookahead]});
+          if (!lt.try_reference(kHotOps.ref[o], SlotId{*c.slot})) break;
+          ++c.slot;
+        } else {
           break;
-        case kOpObjectDecref: ok = !V1 && allocation(EventKind::Object, Domain::Obj, true); break;
-        case kOpFree: ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_free(s, 0); }); break;
-        case kOpFreeGc:
-          ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_free(s, kFlagGc); });
-          break;
-        case kOpIncref: ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_incref(s); }); break;
-        case kOpDecref: ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_decref(s); }); break;
-        default: ok = false; break;
+        }
       }
-      if (!ok) break;
+    } else {
+      for (; c.op != end && lt.room(); ++c.op) {
+        bool ok;
+        switch (const uint8_t o = *c.op) {
+          case kOpAlloc + 0:
+          case kOpAlloc + 1:
+          case kOpAlloc + 2:
+          case kOpAlloc + 3: ok = allocation(EventKind::Alloc, static_cast<Domain>(o - kOpAlloc)); break;
+          case kOpObject: ok = allocation(EventKind::Object, Domain::Obj); break;
+          case kOpFree: ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_free(s, 0); }); break;
+          case kOpFreeGc:
+            ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_free(s, kFlagGc); });
+            break;
+          case kOpIncref: ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_incref(s); }); break;
+          case kOpDecref: ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_decref(s); }); break;
+          default: ok = false; break;
+        }
+        if (!ok) break;
+      }
     }
   }
   cur = c;
@@ -373,7 +420,8 @@ class NativeReader final : public TraceReader {
                          ReadSummary& s);
   [[gnu::noinline]] uint32_t step(uint64_t at, Cursor& c, EventBatch& batch, ReadSummary& s);
   uint64_t record_of(const uint8_t* op);
-  void decode_slots(const uint8_t* p, uint64_t n);
+  // Out of line: inlined into read(), its running slot lived on the stack.
+  [[gnu::noinline]] void decode_slots(const uint8_t* p, uint64_t n);
   SlotId slot_field(Cursor& c, bool& bad) const;
   [[gnu::noinline, gnu::cold]] void problem(uint64_t at, uint64_t k, const Event& e, Anomaly a, ReadSummary& s);
 
