@@ -58,6 +58,10 @@ class PooledLayer final : public Layer {
 
   const SizeClasses& classes() const { return classes_; }
 
+  // Per size class with at least one request: requests, peak blocks, pools
+  // (docs/metrics.md, sizeclasses.csv).
+  std::vector<SizeClassReport> size_class_report() const;
+
   // CPython's sizeof(struct arena_object) on 64-bit builds: the arena table
   // grows by this many bytes per slot.
   static constexpr uint64_t kArenaObjectBytes = 48;
@@ -115,6 +119,30 @@ class PooledLayer final : public Layer {
   }
   uint32_t arena_of(uint32_t pool) const { return pool >> pools_shift_; }
 
+  // The figures of a block of class cls in pool taken or given back: the
+  // meter's allocated bytes, the class's counts, the arena's live blocks and
+  // the pinned arenas (Meter). A few loads and stores; the rest out of line.
+  void count_alloc(uint32_t pool, uint32_t cls) {
+    meter_->allocated += classes_.block_size(cls);
+    ClassStat& s = class_stats_[cls];
+    ++s.requests;
+    if (++s.live > s.peak) [[unlikely]] {
+      s.peak = s.live;
+      s.peak_pools = s.pools;
+    }
+    uint32_t& n = arena_live_[arena_of(pool)];
+    if (n++ < kPinnedK[1]) [[unlikely]]
+      pinned_step(n - 1, n);
+  }
+  void count_release(uint32_t pool, uint32_t cls) {
+    meter_->allocated -= classes_.block_size(cls);
+    --class_stats_[cls].live;
+    uint32_t& n = arena_live_[arena_of(pool)];
+    if (n-- <= kPinnedK[1] + 1) [[unlikely]]
+      pinned_step(n + 1, n);
+  }
+  [[gnu::noinline]] void pinned_step(uint32_t from, uint32_t to);
+
   PooledParams params_;
   SizeClasses classes_;
   uint64_t pool_header_;     // bytes
@@ -140,6 +168,16 @@ class PooledLayer final : public Layer {
   uint64_t raw_blocks_ = 0;      // blocks from below currently live (raw_allocated_blocks)
   uint64_t reallocs_in_place_ = 0;
   uint64_t reallocs_moved_ = 0;  // a pooled block moved by a realloc (to a pool or below)
+
+  // Metrics (count_alloc, count_release).
+  struct ClassStat {
+    uint64_t requests = 0;    // blocks handed out from the class's pools
+    uint64_t live = 0, peak = 0;  // blocks in use, now and at most
+    uint64_t pools = 0;       // pools of the class with at least one block in use
+    uint64_t peak_pools = 0;  // pools at the moment of the peak (its first reaching)
+  };
+  std::vector<ClassStat> class_stats_;  // by class index
+  SlotTable<uint32_t> arena_live_;      // by arena number: blocks in use in its pools
 };
 
 }  // namespace heaplay

@@ -160,3 +160,18 @@ bool PooledLayer::is_valid() const {
 }
 
 }  // namespace heaplay
+
+namespace heaplay {
+
+std::vector<SizeClassReport> PooledLayer::size_class_report() const {
+  std::vector<SizeClassReport> rows;
+  for (uint32_t i = 0; i < class_stats_.size(); ++i) {
+    const ClassStat& s = class_stats_[i];
+    if (s.requests == 0) continue;
+    rows.push_back(SizeClassReport{i, classes_.block_size(i), classes_.blocks_per_pool(i), s.requests, s.peak,
+                                   s.peak_pools, s.live, s.pools});
+  }
+  return rows;
+}
+
+}  // namespace heaplay

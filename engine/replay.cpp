@@ -6,6 +6,11 @@
 #include <fmt/format.h>
 
 #include "engine/collector.hpp"
+#include "engine/pooled.hpp"
+
+#include <time.h>
+
+#include <algorithm>
 #include "engine/gc_layer.hpp"
 
 #include "traces/error.hpp"
@@ -19,8 +24,14 @@ Layer& memory_layer(Layer& top) { return dynamic_cast<GcLayer*>(&top) ? *top.bel
 
 }  // namespace
 
-Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& options)
-    : stack_(stack), top_(stack.top()), mem_(memory_layer(stack.top())), graph_(mem_, live_) {
+Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& options, const MetricsOptions& metrics)
+    : stack_(stack),
+      top_(stack.top()),
+      mem_(memory_layer(stack.top())),
+      graph_(mem_, live_),
+      meter_(stack.meter()),
+      has_rss_(options.raw == RawKind::Glibc),
+      sampler_(metrics.samples) {
   if (auto* gc_layer = dynamic_cast<GcLayer*>(&top_)) {
     gc_ = &gc_layer->collector();
     gc_->attach(graph_);
@@ -53,9 +64,49 @@ void Replayer::keep_block(const Event& e) {
   ++result_.skipped_gc_frees;
 }
 
+void Replayer::new_live_peak(uint64_t live, uint64_t held) {
+  live_sum_.peak = live;
+  jw_.held_at_peak_live = held;
+  jw_.peak_live_event = records_;
+}
+
+void Replayer::new_held_peak(uint64_t live, uint64_t held) {
+  held_sum_.peak = held;
+  jw_.live_at_peak_held = live;
+  jw_.peak_held_event = records_;
+  for (size_t i = 0; i < std::size(kPinnedK); ++i) pinned_at_peak_held_[i] = meter_.pinned[i];
+}
+
+Sample Replayer::sample() const {
+  Sample s;
+  s.event = records_;
+  s.time_ns = time_ns_;
+  s.live = live_.now;
+  s.allocated = meter_.allocated;
+  s.held = meter_.held;
+  if (has_rss_) s.rss = top_.rss_bytes();
+  s.arenas = meter_.arenas;
+  if (gc_) {
+    const GcSummary& g = gc_->summary();
+    s.collections = g.collections[0] + g.collections[1] + g.collections[2];
+  } else {
+    s.collections = result_.collections;
+  }
+  return s;
+}
+
+namespace {
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+}  // namespace
+
 void Replayer::events(std::span<const Event> batch) {
   const auto t0 = std::chrono::steady_clock::now();
-  uint64_t n = 0;
+  const double cpu0 = thread_cpu_seconds();
+  const uint64_t records0 = records_;
   uint64_t stale = 0;
   for (const Event& e : batch) {
     switch (e.kind) {
@@ -96,18 +147,19 @@ void Replayer::events(std::span<const Event> batch) {
       case EventKind::Death:
         graph_.death(e.slot.value);
         continue;  // derived, not a record
-      case EventKind::Time:
+      case EventKind::Time: time_ns_ = e.size; break;
       case EventKind::Mark: break;
       case EventKind::Collect:
         ++result_.collections;
         if (gc_) gc_->collect(static_cast<int>(e.size));
         break;
     }
-    ++n;
+    observe();
   }
-  result_.events += n;
+  result_.events += records_ - records0;
   result_.stale_object_events += stale;
   result_.replay_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  cpu_seconds_ += thread_cpu_seconds() - cpu0;
 #ifdef HEAPLAY_CHECKS
   for (const auto& layer : stack_.layers())
     if (!layer->is_valid()) throw Error(fmt::format("{} layer: invariant broken", layer->name()), kExitFailure);
@@ -128,6 +180,8 @@ ReplayResult Replayer::finish() const {
   // Measure before this function allocates: raw glibc measures this process's
   // heap (raw_glibc.hpp). So the bottom layer reports first, too.
   const uint64_t peak_footprint = top_.peak_held_bytes(), final_footprint = top_.held_bytes();
+  const uint64_t raw_free = top_.raw_free_bytes();
+  const Sample last = sample();
   const auto& layers = stack_.layers();
   LayerReport bottom = layers.back()->report();
   ReplayResult r = result_;
@@ -150,7 +204,69 @@ ReplayResult Replayer::finish() const {
   }
   for (size_t i = 0; i + 1 < layers.size(); ++i) r.layers.push_back(layers[i]->report());
   r.layers.push_back(std::move(bottom));
+  finish_metrics(r, last, raw_free);
   return r;
+}
+
+namespace {
+// (num / den - 1) * 100, 0 when den is 0.
+double overhead(double num, double den) { return den > 0 ? (num / den - 1) * 100 : 0; }
+}  // namespace
+
+void Replayer::finish_metrics(ReplayResult& r, const Sample& last, uint64_t raw_free) const {
+  Metrics& m = r.metrics;
+  const uint64_t n = records_;
+  Footprint& f = m.footprint;
+  f.live = live_sum_.finish(last.live, n);
+  f.allocated = allocated_sum_.finish(last.allocated, n);
+  f.held = held_sum_.finish(last.held, n);
+  m.timeline = sampler_.finish(last);
+  if (has_rss_) {
+    // Sampled: at the timeline's rows only (reading /proc per record is far too slow).
+    f.has_rss = true;
+    double sum = 0;
+    for (const Sample& s : m.timeline) {
+      f.rss.peak = std::max(f.rss.peak, *s.rss);
+      sum += static_cast<double>(*s.rss);
+    }
+    f.rss.final = *last.rss;
+    f.rss.mean = sum / static_cast<double>(m.timeline.size());
+  }
+
+  JwMeasures& jw = m.jw;
+  jw = jw_;
+  jw.m1 = overhead(f.held.mean, f.live.mean);
+  jw.m2 = overhead(static_cast<double>(jw.held_at_peak_live), static_cast<double>(f.live.peak));
+  jw.m3 = overhead(static_cast<double>(f.held.peak), static_cast<double>(jw.live_at_peak_held));
+  jw.m4 = overhead(static_cast<double>(f.held.peak), static_cast<double>(f.live.peak));
+
+  Fragmentation& fr = m.fragmentation;
+  fr.held_bytes = last.held;
+  fr.live_bytes = last.live;
+  fr.freelist_bytes = meter_.parked;
+  const uint64_t in_use = last.live + meter_.parked;
+  fr.internal_bytes = last.allocated > in_use ? last.allocated - in_use : 0;
+  if (const auto* pooled = dynamic_cast<const PooledLayer*>(stack_.find(LayerKind::Pooled))) {
+    m.has_pooled = true;
+    const PymallocStats ps = pooled->pymalloc_stats();
+    fr.pooled_free_block_bytes = ps.available_bytes;
+    fr.pooled_empty_pool_bytes = ps.unused_pool_bytes();
+    fr.pooled_header_bytes = ps.pool_header_bytes;
+    fr.pooled_quantization_bytes = ps.quantization_bytes;
+    fr.pooled_alignment_bytes = ps.arena_alignment_bytes;
+    fr.pooled_bytes = fr.pooled_free_block_bytes + fr.pooled_empty_pool_bytes + fr.pooled_header_bytes +
+                      fr.pooled_quantization_bytes + fr.pooled_alignment_bytes;
+    for (size_t i = 0; i < std::size(kPinnedK); ++i)
+      m.pinned.push_back(PinnedArenas{kPinnedK[i], meter_.pinned[i], pinned_at_peak_held_[i]});
+    m.size_classes = pooled->size_class_report();
+  }
+  fr.raw_bytes = raw_free;
+  const uint64_t accounted = last.allocated + fr.pooled_bytes + fr.raw_bytes;
+  fr.other_bytes = last.held > accounted ? last.held - accounted : 0;
+
+  m.cpu_seconds = cpu_seconds_;
+  m.ns_per_event = n ? r.replay_seconds * 1e9 / static_cast<double>(n) : 0;
+  m.gc_share = r.has_gc && r.replay_seconds > 0 ? 100 * r.gc.seconds / r.replay_seconds : 0;
 }
 
 }  // namespace heaplay

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "engine/layer.hpp"
+#include "engine/metrics.hpp"
 #include "engine/params.hpp"
 #include "engine/refgraph.hpp"
 #include "engine/slot_table.hpp"
@@ -93,6 +95,12 @@ struct ReplayResult {
   bool truncated = false;
   uint64_t anomalies = 0;
   std::vector<LayerReport> layers;  // top to bottom
+  Metrics metrics;                  // footprint, fragmentation, timeline, size classes (metrics.hpp)
+};
+
+// What the Replayer measures beyond the layers' own counters.
+struct MetricsOptions {
+  uint64_t samples = 1000;  // timeline rows at most (at least 1: the final state)
 };
 
 class Collector;
@@ -102,7 +110,7 @@ struct Unreclaimed {  // live objects a full collection would find unreachable n
 
 class Replayer final : public EventConsumer {
  public:
-  Replayer(Stack& stack, const Params& params, const StackOptions& options);
+  Replayer(Stack& stack, const Params& params, const StackOptions& options, const MetricsOptions& metrics = {});
 
   void begin(const TraceInfo& info) override;
   void events(std::span<const Event> batch) override;
@@ -113,6 +121,28 @@ class Replayer final : public EventConsumer {
  private:
   // f ID gc without a collector: the block stays live, in kept_.
   void keep_block(const Event& e);
+  // After every record: the running sums, peaks and the timeline.
+  void observe() {
+    ++records_;
+    const uint64_t live = live_.now, allocated = meter_.allocated, held = meter_.held;
+    live_sum_.sum += live;
+    allocated_sum_.sum += allocated;
+    held_sum_.sum += held;
+    if (live > live_sum_.peak) [[unlikely]]
+      new_live_peak(live, held);
+    if (allocated > allocated_sum_.peak) [[unlikely]]
+      allocated_sum_.peak = allocated;
+    if (held > held_sum_.peak) [[unlikely]]
+      new_held_peak(live, held);
+    if (sampler_.due(records_)) [[unlikely]]
+      sampler_.add(sample());
+  }
+  [[gnu::noinline]] void new_live_peak(uint64_t live, uint64_t held);
+  [[gnu::noinline]] void new_held_peak(uint64_t live, uint64_t held);
+  Sample sample() const;  // the state now (reads RSS with raw glibc)
+  // r.metrics from the running figures; last: the final state, raw_free: the
+  // raw layer's free bytes, both measured before finish() allocated.
+  void finish_metrics(ReplayResult& r, const Sample& last, uint64_t raw_free) const;
 
   Stack& stack_;
   Layer& top_;
@@ -126,6 +156,16 @@ class Replayer final : public EventConsumer {
   SlotTable<Block> kept_;        // blocks of skipped f ID gc records, kept_[0, nkept_)
   uint64_t nkept_ = 0;
   Unreclaimed unreclaimed_;      // computed at end()
+  // Metrics (metrics.hpp): time is records.
+  const Meter& meter_;
+  bool has_rss_ = false;
+  uint64_t records_ = 0;
+  LevelSum live_sum_, allocated_sum_, held_sum_;
+  JwMeasures jw_;                // the moments of the peaks
+  uint64_t pinned_at_peak_held_[2] = {};
+  Sampler sampler_;
+  std::optional<uint64_t> time_ns_;  // the last t record's
+  double cpu_seconds_ = 0;
   std::chrono::steady_clock::time_point start_{};
   bool started_ = false;
   std::chrono::steady_clock::time_point last_{};
