@@ -131,7 +131,7 @@ class PooledLayer final : public Layer {
       s.peak_pools = s.pools;
     }
     uint32_t& n = arena_live_[arena_of(pool)];
-    if (n++ < kPinnedK[1]) [[unlikely]]
+    if (n++ <= kPinnedK[1]) [[unlikely]]
       pinned_step(n - 1, n);
   }
   void count_release(uint32_t pool, uint32_t cls) {
