@@ -55,7 +55,6 @@ struct Request {
 // every record with plain loads (no calls, so the per-record cost stays a few
 // adds). One per Stack, shared by its layers (Layer::set_meter); a layer
 // built on its own (tests) has a private one. docs/metrics.md defines each.
-inline constexpr uint32_t kPinnedK[2] = {1, 4};  // pinned arenas: held by at most K live blocks
 struct Meter {
   uint64_t held = 0;       // raw layer: bytes held from the operating system (its held_bytes())
   uint64_t allocated = 0;  // blocks handed out above the stack and not given back, at the size of the
@@ -63,7 +62,6 @@ struct Meter {
                            // blocks parked in objspec's free lists stay allocated
   uint64_t parked = 0;     // objspec: bytes (as requested) of the blocks waiting in its free lists
   uint64_t arenas = 0;     // pooled: arenas held
-  uint64_t pinned[2] = {};  // pooled: arenas holding between 1 and kPinnedK[i] live blocks
 };
 
 // One layer's accounting, in the order the layer lists it. Units are in the

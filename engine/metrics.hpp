@@ -87,7 +87,9 @@ struct Metrics {
   JwMeasures jw;
   bool has_pooled = false;  // the pinned arenas and size classes mean something
   std::vector<PinnedArenas> pinned;
-  double cpu_seconds = 0;       // CPU time of the replaying thread inside the stack
+  uint64_t pinned_walk_event = 0;  // the records after which at_peak_held was taken (<= jw.peak_held_event)
+  double cpu_seconds = 0;       // CPU time (user + system) of the whole process from begin() to end():
+                                // the replay and the reading and decoding, all threads
   double ns_per_event = 0;      // replay_seconds * 1e9 / events
   double gc_share = 0;          // gc.seconds / replay_seconds, in percent (0 without gc)
   std::vector<Sample> timeline;  // at most the sampler's limit, the final state last
@@ -118,6 +120,7 @@ class Sampler {
   // The rows, with `last` (the final state) appended unless already the last row.
   std::vector<Sample> finish(const Sample& last) const;
   uint64_t stride() const { return stride_; }
+  uint64_t next() const { return next_; }  // the record count due() waits for
 
  private:
   std::vector<Sample> rows_;

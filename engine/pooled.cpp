@@ -142,15 +142,6 @@ Block PooledLayer::allocate_from_new_pool(uint32_t cls) {
   return Block{block_addr(p, 0), pool, depth_, {}};
 }
 
-// An arena's live blocks went from `from` to `to` (one apart): the pinned
-// counts follow when either is at most the largest K.
-void PooledLayer::pinned_step(uint32_t from, uint32_t to) {
-  for (size_t i = 0; i < std::size(kPinnedK); ++i) {
-    const bool was = from >= 1 && from <= kPinnedK[i], is = to >= 1 && to <= kPinnedK[i];
-    meter_->pinned[i] = meter_->pinned[i] + is - was;
-  }
-}
-
 // pymalloc_free.
 void PooledLayer::object_release(const Block& b) {
   Pool& p = pools_[b.handle];

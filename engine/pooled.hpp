@@ -61,6 +61,10 @@ class PooledLayer final : public Layer {
   // Per size class with at least one request: requests, peak blocks, pools
   // (docs/metrics.md, sizeclasses.csv).
   std::vector<SizeClassReport> size_class_report() const;
+  // Arenas held with between 1 and kPinnedK[i] blocks in use: a walk over
+  // the pools of every arena held (O(pools)), not for every event.
+  static constexpr uint32_t kPinnedK[2] = {1, 4};
+  std::array<uint64_t, 2> pinned_arenas() const;
 
   // CPython's sizeof(struct arena_object) on 64-bit builds: the arena table
   // grows by this many bytes per slot.
@@ -120,8 +124,7 @@ class PooledLayer final : public Layer {
   uint32_t arena_of(uint32_t pool) const { return pool >> pools_shift_; }
 
   // The figures of a block of class cls in pool taken or given back: the
-  // meter's allocated bytes, the class's counts, the arena's live blocks and
-  // the pinned arenas (Meter). A few loads and stores; the rest out of line.
+  // meter's allocated bytes and the class's counts. A few loads and stores.
   void count_alloc(uint32_t pool, uint32_t cls) {
     meter_->allocated += classes_.block_size(cls);
     ClassStat& s = class_stats_[cls];
@@ -130,18 +133,11 @@ class PooledLayer final : public Layer {
       s.peak = s.live;
       s.peak_pools = s.pools;
     }
-    uint32_t& n = arena_live_[arena_of(pool)];
-    if (n++ <= kPinnedK[1]) [[unlikely]]
-      pinned_step(n - 1, n);
   }
   void count_release(uint32_t pool, uint32_t cls) {
     meter_->allocated -= classes_.block_size(cls);
     --class_stats_[cls].live;
-    uint32_t& n = arena_live_[arena_of(pool)];
-    if (n-- <= kPinnedK[1] + 1) [[unlikely]]
-      pinned_step(n + 1, n);
   }
-  [[gnu::noinline]] void pinned_step(uint32_t from, uint32_t to);
 
   PooledParams params_;
   SizeClasses classes_;
@@ -177,7 +173,6 @@ class PooledLayer final : public Layer {
     uint64_t peak_pools = 0;  // pools at the moment of the peak (its first reaching)
   };
   std::vector<ClassStat> class_stats_;  // by class index
-  SlotTable<uint32_t> arena_live_;      // by arena number: blocks in use in its pools
 };
 
 }  // namespace heaplay

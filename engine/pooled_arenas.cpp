@@ -39,7 +39,6 @@ void PooledLayer::grow_arena_table() {
                            : below_->allocate(grow);
   meter_->allocated = allocated;
   arenas_.ensure(slots - 1);
-  arena_live_.ensure(slots - 1);
   pools_.ensure((static_cast<size_t>(slots) << pools_shift_) - 1);
   // The new slots form the unused list in index order.
   for (uint32_t i = old_slots; i < slots; ++i) {
@@ -90,7 +89,6 @@ uint32_t PooledLayer::new_arena() {
   a.mapped = 1;
   ++narenas_currently_allocated_;
   meter_->arenas = narenas_currently_allocated_;
-  arena_live_[ai] = 0;
   ++ntimes_arena_allocated_;
   if (narenas_currently_allocated_ > narenas_highwater_) narenas_highwater_ = narenas_currently_allocated_;
   a.freepools = kNil;

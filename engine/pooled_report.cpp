@@ -109,7 +109,6 @@ bool PooledLayer::is_valid() const {
 
   // Arenas: freepools lists, pool counts, and which arenas must be usable.
   size_t mapped = 0, partly_used_pools = 0, want_usable = 0;
-  uint64_t pinned[std::size(kPinnedK)] = {};
   std::vector<uint64_t> class_live(class_stats_.size()), class_pools(class_stats_.size());
   for (uint32_t ai = 0; ai < max_arenas_; ++ai) {
     const Arena& a = arenas_[ai];
@@ -123,13 +122,11 @@ bool PooledLayer::is_valid() const {
         return false;
     }
     size_t empty = 0;
-    uint64_t live = 0;  // the arena's blocks in use (the metrics' arena_live_)
     for (uint32_t j = 0; j < a.carved; ++j) {
       const Pool& q = pools_[(ai << pools_shift_) + j];
       if (q.count == 0) {
         ++empty;
       } else {
-        live += q.count;
         if (q.cls < class_live.size()) {
           class_live[q.cls] += q.count;
           ++class_pools[q.cls];
@@ -140,14 +137,10 @@ bool PooledLayer::is_valid() const {
       }
     }
     if (empty != listed || a.nfreepools != listed + (a.ntotalpools - a.carved)) return false;
-    if (arena_live_[ai] != live) return false;
-    for (size_t k = 0; k < std::size(kPinnedK); ++k) pinned[k] += live >= 1 && live <= kPinnedK[k];
     if (a.nfreepools > 0) ++want_usable;
   }
   if (partly_used_pools != in_used_lists || mapped != narenas_currently_allocated_) return false;
   // The metrics' counts (count_alloc, count_release) agree with the pools.
-  for (size_t k = 0; k < std::size(kPinnedK); ++k)
-    if (meter_->pinned[k] != pinned[k]) return false;
   for (size_t c = 0; c < class_stats_.size(); ++c) {
     const ClassStat& st = class_stats_[c];
     if (st.live != class_live[c] || st.pools != class_pools[c] || st.peak < st.live || st.requests < st.peak)
@@ -180,6 +173,18 @@ bool PooledLayer::is_valid() const {
 }  // namespace heaplay
 
 namespace heaplay {
+
+std::array<uint64_t, 2> PooledLayer::pinned_arenas() const {
+  std::array<uint64_t, 2> pinned{};
+  for (uint32_t ai = 0; ai < max_arenas_; ++ai) {
+    const Arena& a = arenas_[ai];
+    if (!a.mapped) continue;
+    uint64_t live = 0;
+    for (uint32_t j = 0; j < a.carved && live <= kPinnedK[1]; ++j) live += pools_[(ai << pools_shift_) + j].count;
+    for (size_t k = 0; k < pinned.size(); ++k) pinned[k] += live >= 1 && live <= kPinnedK[k];
+  }
+  return pinned;
+}
 
 std::vector<SizeClassReport> PooledLayer::size_class_report() const {
   std::vector<SizeClassReport> rows;

@@ -8,7 +8,7 @@
 #include "engine/collector.hpp"
 #include "engine/pooled.hpp"
 
-#include <time.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include "engine/gc_layer.hpp"
@@ -22,6 +22,14 @@ namespace {
 // The layer memory requests go to: the one below gc, when gc is on top.
 Layer& memory_layer(Layer& top) { return dynamic_cast<GcLayer*>(&top) ? *top.below() : top; }
 
+// User and system CPU time of the whole process so far.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
 }  // namespace
 
 Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& options, const MetricsOptions& metrics)
@@ -32,6 +40,7 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
       meter_(stack.meter()),
       has_rss_(options.raw == RawKind::Glibc),
       sampler_(metrics.samples) {
+  pooled_ = dynamic_cast<const PooledLayer*>(stack.find(LayerKind::Pooled));
   if (auto* gc_layer = dynamic_cast<GcLayer*>(&top_)) {
     gc_ = &gc_layer->collector();
     gc_->attach(graph_);
@@ -53,6 +62,7 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
 }
 
 void Replayer::begin(const TraceInfo& info) {
+  cpu_start_ = process_cpu_seconds();
   result_.trace = info.path;
   // Layers that key on type and site tags (objspec) resolve them in this table.
   if (info.strings) top_.use_strings(*info.strings);
@@ -64,17 +74,23 @@ void Replayer::keep_block(const Event& e) {
   ++result_.skipped_gc_frees;
 }
 
+void Replayer::take_sample() { sampler_.add(sample()); }
+
 void Replayer::new_live_peak(uint64_t live, uint64_t held) {
-  live_sum_.peak = live;
+  (void)live;
   jw_.held_at_peak_live = held;
   jw_.peak_live_event = records_;
 }
 
 void Replayer::new_held_peak(uint64_t live, uint64_t held) {
-  held_sum_.peak = held;
+  (void)held;
   jw_.live_at_peak_held = live;
   jw_.peak_held_event = records_;
-  for (size_t i = 0; i < std::size(kPinnedK); ++i) pinned_at_peak_held_[i] = meter_.pinned[i];
+  if (pooled_ && (pinned_walk_event_ == 0 || held >= pinned_walk_held_ + pinned_walk_held_ / 32)) {
+    pinned_at_peak_held_ = pooled_->pinned_arenas();
+    pinned_walk_held_ = held;
+    pinned_walk_event_ = records_;
+  }
 }
 
 Sample Replayer::sample() const {
@@ -95,71 +111,99 @@ Sample Replayer::sample() const {
   return s;
 }
 
-namespace {
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-}  // namespace
-
 void Replayer::events(std::span<const Event> batch) {
   const auto t0 = std::chrono::steady_clock::now();
-  const double cpu0 = thread_cpu_seconds();
   const uint64_t records0 = records_;
   uint64_t stale = 0;
-  for (const Event& e : batch) {
-    switch (e.kind) {
-      case EventKind::Alloc: {
-        blocks_.ensure(e.slot.value);
-        blocks_[e.slot.value] = mem_.allocate(Request{e.size, e.str, e.domain});
-        ++result_.allocs;
-        ++live_blocks_;
-        live_.add(e.size);
-        break;
-      }
-      case EventKind::Free:
-        ++result_.frees;
-        if ((e.flags & kFlagGc) && !gc_) [[unlikely]] {
-          keep_block(e);  // no collector here freed it: it stays live
+  // After every record: the running sums, peaks and the timeline. Kept in
+  // locals (registers across the layers' calls) and stored once per chunk;
+  // the sums are 64-bit within a chunk (values below 2^52 bytes cannot pass
+  // 2^64 in kChunk records), 128-bit across.
+  constexpr size_t kChunk = 4096;
+  uint64_t records = records_, next_sample = sampler_.next();
+  uint64_t live_peak = live_sum_.peak, allocated_peak = allocated_sum_.peak, held_peak = held_sum_.peak;
+  for (size_t from = 0; from < batch.size(); from += kChunk) {
+    uint64_t live_sum = 0, allocated_sum = 0, held_sum = 0;
+    for (const Event& e : batch.subspan(from, std::min(kChunk, batch.size() - from))) {
+      switch (e.kind) {
+        case EventKind::Alloc: {
+          blocks_.ensure(e.slot.value);
+          blocks_[e.slot.value] = mem_.allocate(Request{e.size, e.str, e.domain});
+          ++result_.allocs;
+          ++live_blocks_;
+          live_.add(e.size);
           break;
         }
-        mem_.release(blocks_[e.slot.value], Request{e.size, e.str, e.domain});
-        --live_blocks_;
-        live_.now -= e.size;
-        break;
-      case EventKind::Realloc: {
-        Block& b = blocks_[e.slot.value];
-        b = mem_.reallocate(b, e.old_size, Request{e.size, e.str, e.domain});
-        ++result_.reallocs;
-        live_.now -= e.old_size;
-        live_.add(e.size);
-        break;
+        case EventKind::Free:
+          ++result_.frees;
+          if ((e.flags & kFlagGc) && !gc_) [[unlikely]] {
+            keep_block(e);  // no collector here freed it: it stays live
+            break;
+          }
+          mem_.release(blocks_[e.slot.value], Request{e.size, e.str, e.domain});
+          --live_blocks_;
+          live_.now -= e.size;
+          break;
+        case EventKind::Realloc: {
+          Block& b = blocks_[e.slot.value];
+          b = mem_.reallocate(b, e.old_size, Request{e.size, e.str, e.domain});
+          ++result_.reallocs;
+          live_.now -= e.old_size;
+          live_.add(e.size);
+          break;
+        }
+        case EventKind::Object:
+          graph_.create(e.slot.value, e.size, e.str);
+          ++result_.objects;
+          break;
+        case EventKind::Incref: stale += !graph_.incref(e.slot.value); break;
+        case EventKind::Decref: stale += !graph_.decref(e.slot.value); break;
+        case EventKind::Link: stale += !graph_.link(e.slot.value, e.dst.value); break;
+        case EventKind::Unlink: stale += !graph_.unlink(e.slot.value, e.dst.value); break;
+        case EventKind::Death:
+          graph_.death(e.slot.value);
+          continue;  // derived, not a record
+        case EventKind::Time: time_ns_ = e.size; break;
+        case EventKind::Mark: break;
+        case EventKind::Collect:
+          ++result_.collections;
+          if (gc_) gc_->collect(static_cast<int>(e.size));
+          break;
       }
-      case EventKind::Object:
-        graph_.create(e.slot.value, e.size, e.str);
-        ++result_.objects;
-        break;
-      case EventKind::Incref: stale += !graph_.incref(e.slot.value); break;
-      case EventKind::Decref: stale += !graph_.decref(e.slot.value); break;
-      case EventKind::Link: stale += !graph_.link(e.slot.value, e.dst.value); break;
-      case EventKind::Unlink: stale += !graph_.unlink(e.slot.value, e.dst.value); break;
-      case EventKind::Death:
-        graph_.death(e.slot.value);
-        continue;  // derived, not a record
-      case EventKind::Time: time_ns_ = e.size; break;
-      case EventKind::Mark: break;
-      case EventKind::Collect:
-        ++result_.collections;
-        if (gc_) gc_->collect(static_cast<int>(e.size));
-        break;
+      ++records;
+      const uint64_t live = live_.now, allocated = meter_.allocated, held = meter_.held;
+      live_sum += live;
+      allocated_sum += allocated;
+      held_sum += held;
+      if (live > live_peak) [[unlikely]] {
+        live_peak = live;
+        records_ = records;
+        new_live_peak(live, held);
+      }
+      if (allocated > allocated_peak) [[unlikely]]
+        allocated_peak = allocated;
+      if (held > held_peak) [[unlikely]] {
+        held_peak = held;
+        records_ = records;
+        new_held_peak(live, held);
+      }
+      if (records == next_sample) [[unlikely]] {
+        records_ = records;
+        take_sample();
+        next_sample = sampler_.next();
+      }
     }
-    observe();
+    live_sum_.sum += live_sum;
+    allocated_sum_.sum += allocated_sum;
+    held_sum_.sum += held_sum;
   }
+  records_ = records;
+  live_sum_.peak = live_peak;
+  allocated_sum_.peak = allocated_peak;
+  held_sum_.peak = held_peak;
   result_.events += records_ - records0;
   result_.stale_object_events += stale;
   result_.replay_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  cpu_seconds_ += thread_cpu_seconds() - cpu0;
 #ifdef HEAPLAY_CHECKS
   for (const auto& layer : stack_.layers())
     if (!layer->is_valid()) throw Error(fmt::format("{} layer: invariant broken", layer->name()), kExitFailure);
@@ -171,6 +215,7 @@ void Replayer::end(const TraceInfo& info, const ReadSummary& summary) {
   (void)info;
   result_.truncated = summary.truncated;
   result_.anomalies = summary.anomalies.total();
+  cpu_seconds_ = process_cpu_seconds() - cpu_start_;
   // Objects only cycles keep alive: all of them without a collector; with
   // one, the tracked garbage still waiting for a collection.
   unreclaimed_ = find_unreclaimed(graph_, gc_ != nullptr);
@@ -256,8 +301,10 @@ void Replayer::finish_metrics(ReplayResult& r, const Sample& last, uint64_t raw_
     fr.pooled_alignment_bytes = ps.arena_alignment_bytes;
     fr.pooled_bytes = fr.pooled_free_block_bytes + fr.pooled_empty_pool_bytes + fr.pooled_header_bytes +
                       fr.pooled_quantization_bytes + fr.pooled_alignment_bytes;
-    for (size_t i = 0; i < std::size(kPinnedK); ++i)
-      m.pinned.push_back(PinnedArenas{kPinnedK[i], meter_.pinned[i], pinned_at_peak_held_[i]});
+    const auto final_pinned = pooled->pinned_arenas();
+    for (size_t i = 0; i < final_pinned.size(); ++i)
+      m.pinned.push_back(PinnedArenas{PooledLayer::kPinnedK[i], final_pinned[i], pinned_at_peak_held_[i]});
+    m.pinned_walk_event = pinned_walk_event_;
     m.size_classes = pooled->size_class_report();
   }
   fr.raw_bytes = raw_free;

@@ -19,6 +19,7 @@
 // trace length (blocks kept by skipped gc frees are live memory).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <optional>
 #include <cstdint>
@@ -104,6 +105,7 @@ struct MetricsOptions {
 };
 
 class Collector;
+class PooledLayer;
 struct Unreclaimed {  // live objects a full collection would find unreachable now, and their bytes
   uint64_t objects = 0, bytes = 0;
 };
@@ -121,24 +123,10 @@ class Replayer final : public EventConsumer {
  private:
   // f ID gc without a collector: the block stays live, in kept_.
   void keep_block(const Event& e);
-  // After every record: the running sums, peaks and the timeline.
-  void observe() {
-    ++records_;
-    const uint64_t live = live_.now, allocated = meter_.allocated, held = meter_.held;
-    live_sum_.sum += live;
-    allocated_sum_.sum += allocated;
-    held_sum_.sum += held;
-    if (live > live_sum_.peak) [[unlikely]]
-      new_live_peak(live, held);
-    if (allocated > allocated_sum_.peak) [[unlikely]]
-      allocated_sum_.peak = allocated;
-    if (held > held_sum_.peak) [[unlikely]]
-      new_held_peak(live, held);
-    if (sampler_.due(records_)) [[unlikely]]
-      sampler_.add(sample());
-  }
+  // The moments of new peaks (records_ is the record count then).
   [[gnu::noinline]] void new_live_peak(uint64_t live, uint64_t held);
   [[gnu::noinline]] void new_held_peak(uint64_t live, uint64_t held);
+  [[gnu::noinline]] void take_sample();
   Sample sample() const;  // the state now (reads RSS with raw glibc)
   // r.metrics from the running figures; last: the final state, raw_free: the
   // raw layer's free bytes, both measured before finish() allocated.
@@ -162,10 +150,15 @@ class Replayer final : public EventConsumer {
   uint64_t records_ = 0;
   LevelSum live_sum_, allocated_sum_, held_sum_;
   JwMeasures jw_;                // the moments of the peaks
-  uint64_t pinned_at_peak_held_[2] = {};
+  // Pinned arenas at the peak held: a walk over the pools, so taken at a new
+  // peak only once held has grown by 1/32 since the last walk (metrics.md).
+  const PooledLayer* pooled_ = nullptr;
+  std::array<uint64_t, 2> pinned_at_peak_held_{};
+  uint64_t pinned_walk_held_ = 0;   // held at the last walk
+  uint64_t pinned_walk_event_ = 0;  // records replayed then
   Sampler sampler_;
   std::optional<uint64_t> time_ns_;  // the last t record's
-  double cpu_seconds_ = 0;
+  double cpu_start_ = 0, cpu_seconds_ = 0;  // process CPU time at begin(), and from begin() to end()
   std::chrono::steady_clock::time_point start_{};
   bool started_ = false;
   std::chrono::steady_clock::time_point last_{};
