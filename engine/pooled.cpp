@@ -46,7 +46,7 @@ Block PooledLayer::object_allocate(const Request& r) {
     return allocate_from_new_pool(cls);
   Pool& p = pools_[head];
   ++pooled_allocs_;
-  count_alloc(head, cls);
+  count_alloc(cls);
   // The model keeps no free list, so the address is the block with the pool's
   // count as its index: exact while a pool only grows, inside the pool always.
   const Addr addr = block_addr(p, p.count);
@@ -132,7 +132,7 @@ Block PooledLayer::allocate_from_new_pool(uint32_t cls) {
   insert_to_usedpool(pool);
   ++pooled_allocs_;
   ++class_stats_[cls].pools;
-  count_alloc(pool, cls);
+  count_alloc(cls);
   if (kept) return Block{block_addr(p, 0), pool, depth_, {}};
   // (Re)initialize: carve the first two blocks, hand out the first.
   p.carved = 2;
@@ -145,7 +145,7 @@ Block PooledLayer::allocate_from_new_pool(uint32_t cls) {
 // pymalloc_free.
 void PooledLayer::object_release(const Block& b) {
   Pool& p = pools_[b.handle];
-  count_release(b.handle, p.cls);
+  count_release(p.cls);
   if (p.count == p.carved) [[unlikely]] {
     // It was full, so in no list: back to the front of its class's list.
     --p.count;

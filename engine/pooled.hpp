@@ -123,9 +123,9 @@ class PooledLayer final : public Layer {
   }
   uint32_t arena_of(uint32_t pool) const { return pool >> pools_shift_; }
 
-  // The figures of a block of class cls in pool taken or given back: the
+  // The figures of a block of class cls taken or given back: the
   // meter's allocated bytes and the class's counts. A few loads and stores.
-  void count_alloc(uint32_t pool, uint32_t cls) {
+  void count_alloc(uint32_t cls) {
     meter_->allocated += classes_.block_size(cls);
     ClassStat& s = class_stats_[cls];
     ++s.requests;
@@ -134,7 +134,7 @@ class PooledLayer final : public Layer {
       s.peak_pools = s.pools;
     }
   }
-  void count_release(uint32_t pool, uint32_t cls) {
+  void count_release(uint32_t cls) {
     meter_->allocated -= classes_.block_size(cls);
     --class_stats_[cls].live;
   }

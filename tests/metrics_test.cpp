@@ -17,6 +17,7 @@
 #include "engine/replay.hpp"
 #include "engine/stack.hpp"
 #include "reports/replay_report.hpp"
+#include "tests/malloc_count.hpp"
 #include "tests/test_util.hpp"
 #include "traces/trace_io.hpp"
 
@@ -26,11 +27,12 @@ namespace {
 using testing::temp_path;
 using testing::write_file;
 
-ReplayResult replay(const std::string& text, const std::string& stack, uint64_t samples = 1000) {
+ReplayResult replay(const std::string& text, const std::string& stack, uint64_t samples = 1000,
+                    RawKind raw = RawKind::Sim) {
   const std::string path = temp_path("metrics_test.trace");
   write_file(path, text);
   const Params params = params_for(kDefaultPython);
-  const StackOptions options;
+  const StackOptions options{raw, Touch::None};
   Stack s = build_stack(parse_stack(stack), params, options);
   Replayer replayer(s, params, options, MetricsOptions{samples});
   open_trace(path)->read(replayer);
@@ -100,6 +102,23 @@ TEST(Metrics, RawFootprintAndJohnstoneWilsonByHand) {
   EXPECT_TRUE(m.size_classes.empty());
 }
 
+TEST(Metrics, RawGlibcHasUsableSizesAndResidentMemory) {
+  if (!testing::kGlibcMalloc) GTEST_SKIP() << "a sanitizer replaces glibc's malloc";
+  // glibc's malloc_usable_size agrees with raw sim's chunks for these sizes.
+  const ReplayResult r = replay(kRawTrace, "raw", 4, RawKind::Glibc);
+  const Metrics& m = r.metrics;
+  EXPECT_EQ(m.footprint.allocated.peak, 328u);
+  EXPECT_EQ(m.footprint.allocated.final, 56u);
+  EXPECT_DOUBLE_EQ(m.footprint.allocated.mean, 1600 / 10.0);
+  ASSERT_TRUE(m.footprint.has_rss);
+  EXPECT_GT(m.footprint.rss.final, 0u);
+  EXPECT_GE(m.footprint.rss.peak, m.footprint.rss.final);
+  ASSERT_EQ(m.timeline.size(), 3u);
+  for (const Sample& s : m.timeline) EXPECT_TRUE(s.rss.has_value());
+  EXPECT_EQ(m.footprint.held.final, r.final_footprint_bytes);
+  EXPECT_NE(render_replay(r, Format::Csv).find("peak_rss_bytes,final_rss_bytes,mean_rss_bytes"), std::string::npos);
+}
+
 TEST(Metrics, TimelineKeepsEvenlySpacedRowsAndTheFinalState) {
   const ReplayResult r = replay(kRawTrace, "raw", 4);
   const auto& t = r.metrics.timeline;
@@ -129,19 +148,27 @@ TEST(Metrics, TimelineKeepsEvenlySpacedRowsAndTheFinalState) {
   EXPECT_EQ(one[0].event, 10u);
 }
 
+Sample at(uint64_t event) {
+  Sample s;
+  s.event = event;
+  return s;
+}
+
 TEST(Metrics, SamplerStaysBoundedAndEvenlySpaced) {
   for (uint64_t limit : {2u, 3u, 4u, 7u, 1000u}) {
     Sampler s(limit);
     const uint64_t n = 123457;
     for (uint64_t i = 1; i <= n; ++i)
-      if (s.due(i)) s.add(Sample{i});
-    const auto rows = s.finish(Sample{n});
+      if (s.due(i)) s.add(at(i));
+    const auto rows = s.finish(at(n));
     ASSERT_LE(rows.size(), limit);
     ASSERT_GE(rows.size(), limit / 2);
     EXPECT_EQ(rows.back().event, n);
     for (size_t i = 0; i + 1 < rows.size(); ++i) {
       EXPECT_EQ(rows[i].event % s.stride(), 0u);
-      if (i + 2 < rows.size()) EXPECT_EQ(rows[i + 1].event - rows[i].event, s.stride());
+      if (i + 2 < rows.size()) {
+        EXPECT_EQ(rows[i + 1].event - rows[i].event, s.stride());
+      }
     }
   }
 }
