@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include <fmt/format.h>
@@ -73,6 +74,21 @@ int finish_replay(const Options& o, const Stack& stack, const Replayer& replayer
     out.write(render_pymalloc_stats(pooled->pymalloc_stats()));
     out.commit();
   }
+  if (!o.out_dir.empty()) {
+    // Each file appears whole (written beside, then renamed), the summary last.
+    std::error_code ec;
+    std::filesystem::create_directories(o.out_dir, ec);
+    if (ec) throw Error(fmt::format("{}: cannot create the directory: {}", o.out_dir, ec.message()), kExitFailure);
+    auto write = [&](const char* name, const std::string& text) {
+      AtomicFile out((std::filesystem::path(o.out_dir) / name).string());
+      out.write(text);
+      out.commit();
+    };
+    write("timeline.csv", render_timeline_csv(result));
+    write("sizeclasses.csv", render_sizeclasses_csv(result));
+    write("summary.json", render_replay(result, Format::Json));
+    write("summary.csv", render_replay(result, Format::Csv));
+  }
   write_stdout(render_replay(result, parse_format(o.format)));
   return 0;
 }
@@ -107,13 +123,13 @@ int run_replay(const Options& o) {
     // arena), replay on this one, whose arena is the sbrk heap a program uses.
     ReaderThread reading([&] { return open_trace(o.input, r); });
     Stack stack = build_stack(spec, params, options);
-    Replayer replayer(stack, params, options);
+    Replayer replayer(stack, params, options, MetricsOptions{o.samples});
     reading.run(replayer);
     return finish_replay(o, stack, replayer);
   }
   // Build the stack, then stream the trace through it.
   Stack stack = build_stack(spec, params, options);
-  Replayer replayer(stack, params, options);
+  Replayer replayer(stack, params, options, MetricsOptions{o.samples});
   auto reader = open_trace(o.input, r);
   if (threads == 2) {
     PipelinedConsumer pipe(replayer);

@@ -81,6 +81,11 @@ int main(int argc, char** argv) {
       ->default_val("none");
   replay->add_option("--pymalloc-stats", o.pymalloc_stats,
                      "Write the pooled layer's state as sys._debugmallocstats() prints it to PATH ('-': stdout)");
+  replay->add_option("-o,--output-dir", o.out_dir,
+                     "Also write summary.csv, summary.json, timeline.csv and sizeclasses.csv into DIR (created if needed)");
+  replay->add_option("--samples", o.samples, "Timeline rows at most, evenly spaced in events, the final state last")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24))
+      ->default_val(1000);
   add_report_options(replay, o, "replay");
 
   auto* convert = app.add_subcommand("convert", "Convert between text and native binary traces");

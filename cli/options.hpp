@@ -29,6 +29,8 @@ struct Options {
   std::string raw = "sim";         // sim | glibc
   std::string touch = "none";      // none | first | all (raw glibc)
   std::string pymalloc_stats;      // path or "-"; "": not written
+  std::string out_dir;             // -o DIR: summary.csv, summary.json, timeline.csv, sizeclasses.csv; "": none
+  uint64_t samples = 1000;         // timeline rows at most
 
   // convert, synth
   std::string output;

@@ -51,6 +51,19 @@ struct Request {
   bool object = false;      // an o object (objspec's type lists), not an a block (its site lists)
 };
 
+// Figures the layers keep current for the replay loop, which reads them after
+// every record with plain loads (no calls, so the per-record cost stays a few
+// adds). One per Stack, shared by its layers (Layer::set_meter); a layer
+// built on its own (tests) has a private one. docs/metrics.md defines each.
+struct Meter {
+  uint64_t held = 0;       // raw layer: bytes held from the operating system (its held_bytes())
+  uint64_t allocated = 0;  // blocks handed out above the stack and not given back, at the size of the
+                           // layer that served them (pooled: the class size; raw: the usable size);
+                           // blocks parked in objspec's free lists stay allocated
+  uint64_t parked = 0;     // objspec: bytes (as requested) of the blocks waiting in its free lists
+  uint64_t arenas = 0;     // pooled: arenas held
+};
+
 // One layer's accounting, in the order the layer lists it. Units are in the
 // names (_bytes) or counts otherwise; docs/metrics.md defines each counter.
 struct LayerReport {
@@ -112,6 +125,18 @@ class Layer {
   virtual uint64_t held_bytes() const { return below_->held_bytes(); }
   virtual uint64_t peak_held_bytes() const { return below_->peak_held_bytes(); }
 
+  // Bytes inside the raw heap's extent that are in no block (free chunks and
+  // the top chunk): raw sim exactly; raw glibc from mallinfo2 (fordblks less
+  // its baseline; a heap walk: call it at the end, not per event).
+  virtual uint64_t raw_free_bytes() const { return below_->raw_free_bytes(); }
+  // The process's resident set in bytes where the raw layer is real (raw
+  // glibc), else 0 (nothing is resident in a simulation). Reads /proc.
+  virtual uint64_t rss_bytes() const { return below_->rss_bytes(); }
+
+  // The stack's shared Meter (build_stack sets it on every layer).
+  void set_meter(Meter* m) { meter_ = m; }
+  const Meter& meter() const { return *meter_; }
+
   // This layer's own counters (not those of the layers below).
   virtual LayerReport report() const = 0;
 
@@ -127,6 +152,8 @@ class Layer {
 
   Layer* below_;
   uint8_t depth_;
+  Meter own_meter_;
+  Meter* meter_ = &own_meter_;
 };
 
 }  // namespace heaplay

@@ -124,6 +124,7 @@ Block ObjspecLayer::allocate(const Request& r) {
       ++l->fig.hits;
       --held_objects_;
       held_bytes_ -= r.size;
+      meter_->parked = held_bytes_;
       --l->fig.held_objects;
       l->fig.held_bytes -= r.size;
       b.flags |= kBlockCached;
@@ -156,6 +157,7 @@ void ObjspecLayer::release(const Block& b, const Request& r) {
         s.domain = r.domain;
         ++held_objects_;
         held_bytes_ += r.size;
+        meter_->parked = held_bytes_;
         if (held_bytes_ > peak_held_bytes_) peak_held_bytes_ = held_bytes_;
         ++l->fig.held_objects;
         l->fig.held_bytes += r.size;
@@ -191,6 +193,7 @@ void ObjspecLayer::clear_caches() {
       l.fig.cleared += n;
       held_objects_ -= n;
       held_bytes_ -= n * s.size;
+      meter_->parked = held_bytes_;
       l.fig.held_objects -= n;
       l.fig.held_bytes -= n * s.size;
       s.blocks.clear();

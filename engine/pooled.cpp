@@ -27,7 +27,8 @@ PooledLayer::PooledLayer(const PooledParams& params, Layer* below, uint8_t depth
       pool_header_(params.pool_header),
       pools_per_arena_(static_cast<uint32_t>(params.arena_size / params.pool_size)),
       pools_shift_(static_cast<uint32_t>(std::countr_zero(params.arena_size / params.pool_size))),
-      nfp2lasta_(pools_per_arena_ + 1, kNil) {
+      nfp2lasta_(pools_per_arena_ + 1, kNil),
+      class_stats_(classes_.count()) {
   used_.fill(kNil);
 }
 
@@ -45,6 +46,7 @@ Block PooledLayer::object_allocate(const Request& r) {
     return allocate_from_new_pool(cls);
   Pool& p = pools_[head];
   ++pooled_allocs_;
+  count_alloc(cls);
   // The model keeps no free list, so the address is the block with the pool's
   // count as its index: exact while a pool only grows, inside the pool always.
   const Addr addr = block_addr(p, p.count);
@@ -129,6 +131,8 @@ Block PooledLayer::allocate_from_new_pool(uint32_t cls) {
   p.count = 1;
   insert_to_usedpool(pool);
   ++pooled_allocs_;
+  ++class_stats_[cls].pools;
+  count_alloc(cls);
   if (kept) return Block{block_addr(p, 0), pool, depth_, {}};
   // (Re)initialize: carve the first two blocks, hand out the first.
   p.carved = 2;
@@ -141,14 +145,17 @@ Block PooledLayer::allocate_from_new_pool(uint32_t cls) {
 // pymalloc_free.
 void PooledLayer::object_release(const Block& b) {
   Pool& p = pools_[b.handle];
+  count_release(p.cls);
   if (p.count == p.carved) [[unlikely]] {
     // It was full, so in no list: back to the front of its class's list.
     --p.count;
     insert_to_usedpool(b.handle);
     return;
   }
-  if (--p.count == 0) [[unlikely]]
+  if (--p.count == 0) [[unlikely]] {
+    --class_stats_[p.cls].pools;
     insert_to_freepool(b.handle);
+  }
 }
 
 void PooledLayer::release(const Block& b, const Request& r) {

@@ -58,6 +58,14 @@ class PooledLayer final : public Layer {
 
   const SizeClasses& classes() const { return classes_; }
 
+  // Per size class with at least one request: requests, peak blocks, pools
+  // (docs/metrics.md, sizeclasses.csv).
+  std::vector<SizeClassReport> size_class_report() const;
+  // Arenas held with between 1 and kPinnedK[i] blocks in use: a walk over
+  // the pools of every arena held (O(pools)), not for every event.
+  static constexpr uint32_t kPinnedK[2] = {1, 4};
+  std::array<uint64_t, 2> pinned_arenas() const;
+
   // CPython's sizeof(struct arena_object) on 64-bit builds: the arena table
   // grows by this many bytes per slot.
   static constexpr uint64_t kArenaObjectBytes = 48;
@@ -115,6 +123,22 @@ class PooledLayer final : public Layer {
   }
   uint32_t arena_of(uint32_t pool) const { return pool >> pools_shift_; }
 
+  // The figures of a block of class cls taken or given back: the
+  // meter's allocated bytes and the class's counts. A few loads and stores.
+  void count_alloc(uint32_t cls) {
+    meter_->allocated += classes_.block_size(cls);
+    ClassStat& s = class_stats_[cls];
+    ++s.requests;
+    if (++s.live > s.peak) [[unlikely]] {
+      s.peak = s.live;
+      s.peak_pools = s.pools;
+    }
+  }
+  void count_release(uint32_t cls) {
+    meter_->allocated -= classes_.block_size(cls);
+    --class_stats_[cls].live;
+  }
+
   PooledParams params_;
   SizeClasses classes_;
   uint64_t pool_header_;     // bytes
@@ -140,6 +164,15 @@ class PooledLayer final : public Layer {
   uint64_t raw_blocks_ = 0;      // blocks from below currently live (raw_allocated_blocks)
   uint64_t reallocs_in_place_ = 0;
   uint64_t reallocs_moved_ = 0;  // a pooled block moved by a realloc (to a pool or below)
+
+  // Metrics (count_alloc, count_release).
+  struct ClassStat {
+    uint64_t requests = 0;    // blocks handed out from the class's pools
+    uint64_t live = 0, peak = 0;  // blocks in use, now and at most
+    uint64_t pools = 0;       // pools of the class with at least one block in use
+    uint64_t peak_pools = 0;  // pools at the moment of the peak (its first reaching)
+  };
+  std::vector<ClassStat> class_stats_;  // by class index
 };
 
 }  // namespace heaplay

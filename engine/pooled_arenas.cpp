@@ -32,8 +32,12 @@ void PooledLayer::grow_arena_table() {
   if (slots <= old_slots || slots > (UINT32_MAX >> pools_shift_))
     throw Error("pooled layer: too many arenas", kExitFailure);
   const Request grow{slots * kArenaObjectBytes, StringId{}, Domain::Raw};
+  // The table is this layer's own memory, not a block handed out above: it
+  // stays out of the meter's allocated bytes.
+  const uint64_t allocated = meter_->allocated;
   table_block_ = old_slots ? below_->reallocate(table_block_, old_slots * kArenaObjectBytes, grow)
                            : below_->allocate(grow);
+  meter_->allocated = allocated;
   arenas_.ensure(slots - 1);
   pools_.ensure((static_cast<size_t>(slots) << pools_shift_) - 1);
   // The new slots form the unused list in index order.
@@ -84,6 +88,7 @@ uint32_t PooledLayer::new_arena() {
   a.address = address;
   a.mapped = 1;
   ++narenas_currently_allocated_;
+  meter_->arenas = narenas_currently_allocated_;
   ++ntimes_arena_allocated_;
   if (narenas_currently_allocated_ > narenas_highwater_) narenas_highwater_ = narenas_currently_allocated_;
   a.freepools = kNil;
@@ -160,6 +165,7 @@ void PooledLayer::release_arena(uint32_t ai) {
   below_->unmap(ao.address, params_.arena_size);
   ao.mapped = 0;
   --narenas_currently_allocated_;
+  meter_->arenas = narenas_currently_allocated_;
 }
 
 }  // namespace heaplay

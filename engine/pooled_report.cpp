@@ -109,6 +109,7 @@ bool PooledLayer::is_valid() const {
 
   // Arenas: freepools lists, pool counts, and which arenas must be usable.
   size_t mapped = 0, partly_used_pools = 0, want_usable = 0;
+  std::vector<uint64_t> class_live(class_stats_.size()), class_pools(class_stats_.size());
   for (uint32_t ai = 0; ai < max_arenas_; ++ai) {
     const Arena& a = arenas_[ai];
     if (!a.mapped) continue;
@@ -126,6 +127,10 @@ bool PooledLayer::is_valid() const {
       if (q.count == 0) {
         ++empty;
       } else {
+        if (q.cls < class_live.size()) {
+          class_live[q.cls] += q.count;
+          ++class_pools[q.cls];
+        }
         if (q.cls >= classes_.count() || q.count > q.carved || q.carved > classes_.blocks_per_pool(q.cls))
           return false;
         if (q.count < classes_.blocks_per_pool(q.cls)) ++partly_used_pools;
@@ -135,6 +140,12 @@ bool PooledLayer::is_valid() const {
     if (a.nfreepools > 0) ++want_usable;
   }
   if (partly_used_pools != in_used_lists || mapped != narenas_currently_allocated_) return false;
+  // The metrics' counts (count_alloc, count_release) agree with the pools.
+  for (size_t c = 0; c < class_stats_.size(); ++c) {
+    const ClassStat& st = class_stats_[c];
+    if (st.live != class_live[c] || st.pools != class_pools[c] || st.peak < st.live || st.requests < st.peak)
+      return false;
+  }
 
   // usable_arenas: mapped arenas with free pools, sorted ascending, links
   // mutual, nfp2lasta naming the last of each run.
@@ -157,6 +168,33 @@ bool PooledLayer::is_valid() const {
   }
   if (unused + mapped != max_arenas_) return false;
   return narenas_highwater_ >= narenas_currently_allocated_ && ntimes_arena_allocated_ >= narenas_highwater_;
+}
+
+}  // namespace heaplay
+
+namespace heaplay {
+
+std::array<uint64_t, 2> PooledLayer::pinned_arenas() const {
+  std::array<uint64_t, 2> pinned{};
+  for (uint32_t ai = 0; ai < max_arenas_; ++ai) {
+    const Arena& a = arenas_[ai];
+    if (!a.mapped) continue;
+    uint64_t live = 0;
+    for (uint32_t j = 0; j < a.carved && live <= kPinnedK[1]; ++j) live += pools_[(ai << pools_shift_) + j].count;
+    for (size_t k = 0; k < pinned.size(); ++k) pinned[k] += live >= 1 && live <= kPinnedK[k];
+  }
+  return pinned;
+}
+
+std::vector<SizeClassReport> PooledLayer::size_class_report() const {
+  std::vector<SizeClassReport> rows;
+  for (uint32_t i = 0; i < class_stats_.size(); ++i) {
+    const ClassStat& s = class_stats_[i];
+    if (s.requests == 0) continue;
+    rows.push_back(SizeClassReport{i, classes_.block_size(i), classes_.blocks_per_pool(i), s.requests, s.peak,
+                                   s.peak_pools, s.live, s.pools});
+  }
+  return rows;
 }
 
 }  // namespace heaplay

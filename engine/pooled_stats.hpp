@@ -13,6 +13,17 @@
 
 namespace heaplay {
 
+// One size class over a replay (sizeclasses.csv): PooledLayer::size_class_report().
+struct SizeClassReport {
+  uint32_t index = 0;
+  uint64_t size = 0;             // bytes per block
+  uint32_t blocks_per_pool = 0;
+  uint64_t requests = 0;         // blocks handed out from the class's pools
+  uint64_t peak_blocks = 0;      // most blocks in use at once
+  uint64_t peak_pools = 0;       // pools in use at the moment of that peak (the first time it was reached)
+  uint64_t final_blocks = 0, final_pools = 0;  // at the end
+};
+
 struct PymallocStats {
   // One row of the class table; CPython prints only classes with pools in use.
   struct SizeClass {

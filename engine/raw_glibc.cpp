@@ -190,10 +190,20 @@ uint64_t RawGlibc::held_bytes() const {
   return (main > 0 ? static_cast<uint64_t>(main) : 0) + mmapped_bytes_ + mapped_bytes_;
 }
 
+// After every request: glibc may grow or trim the heap on any of them.
 void RawGlibc::note_growth() {
   const uint64_t h = held_bytes();
+  meter_->held = h;
   if (h > peak_held_) peak_held_ = h;
 }
+
+uint64_t RawGlibc::raw_free_bytes() const {
+  if (!started_) return 0;
+  const struct mallinfo2 now = mallinfo2();
+  return now.fordblks > baseline_.fordblks ? now.fordblks - baseline_.fordblks : 0;
+}
+
+uint64_t RawGlibc::rss_bytes() const { return rss_now(page_); }
 
 void RawGlibc::write(void* p, uint64_t from, uint64_t to) {
   if (touch_ == Touch::None || from >= to) return;
@@ -224,6 +234,7 @@ Block RawGlibc::allocate(const Request& r) {
   ++mallocs_;
   requested_live_ += r.size;
   usable_live_ += c.usable;
+  meter_->allocated += c.usable;
   peak_usable_live_ = std::max(peak_usable_live_, usable_live_);
   write(p, 0, r.size);
   note_growth();
@@ -241,6 +252,8 @@ void RawGlibc::release(const Block& b, const Request& r) {
   ++frees_;
   requested_live_ -= r.size;
   usable_live_ -= c.usable;
+  meter_->allocated -= c.usable;
+  meter_->held = held_bytes();
 }
 
 Block RawGlibc::reallocate(const Block& b, uint64_t old_size, const Request& r) {
@@ -264,6 +277,7 @@ Block RawGlibc::reallocate(const Block& b, uint64_t old_size, const Request& r) 
   if (p != old) ++realloc_moves_;
   requested_live_ = requested_live_ - old_size + r.size;
   usable_live_ = usable_live_ - was.usable + c.usable;
+  meter_->allocated = meter_->allocated - was.usable + c.usable;
   peak_usable_live_ = std::max(peak_usable_live_, usable_live_);
   write(p, old_size, r.size);
   note_growth();
@@ -296,6 +310,7 @@ void RawGlibc::unmap(Addr a, uint64_t bytes) {
   munmap(ptr(a), len);
   ++unmaps_;
   mapped_bytes_ -= len;
+  meter_->held = held_bytes();
 }
 
 void RawGlibc::touch(Addr a, uint64_t bytes) { write(ptr(a), 0, bytes); }

@@ -75,6 +75,8 @@ class RawGlibc final : public Layer {
   void touch(Addr addr, uint64_t bytes) override;
   uint64_t held_bytes() const override;  // 0 before the first request
   uint64_t peak_held_bytes() const override { return peak_held_; }
+  uint64_t raw_free_bytes() const override;  // mallinfo2's fordblks less the baseline's (0 if below)
+  uint64_t rss_bytes() const override;       // the process's resident set (/proc/self/statm)
   // Takes mallinfo2 and the resident set before it allocates anything itself.
   LayerReport report() const override;
   bool is_valid() const override;

@@ -116,7 +116,20 @@ uint32_t RawSim::check_block(const Block& b, const char* what) const {
   return i;
 }
 
-void RawSim::note_growth() { peak_held_ = std::max(peak_held_, held_bytes()); }
+// Every change of held_bytes() comes through here (growth and shrinking alike).
+void RawSim::note_growth() {
+  meter_->held = held_bytes();
+  peak_held_ = std::max(peak_held_, meter_->held);
+}
+
+// glibc's malloc_usable_size: a heap chunk less its header; a mapped chunk
+// (the mapping less the lead before it) less its header and the next one's.
+uint64_t RawSim::usable(uint32_t i) const {
+  const ChunkRec& c = recs_[i];
+  return c.is(ChunkRec::kMapped) ? c.size() - lead_ - 2 * p_.header : c.size() - p_.header;
+}
+
+uint64_t RawSim::raw_free_bytes() const { return extent_ - chunk_bytes_live_; }
 
 // ---- allocation (_int_malloc, sysmalloc) ----
 
@@ -192,6 +205,7 @@ uint32_t RawSim::take_mapped(uint64_t nb) {
 
 Block RawSim::allocate(const Request& r) {
   const uint32_t i = take_chunk(chunk_size(r.size));
+  meter_->allocated += usable(i);
   ++mallocs_;
   requested_live_ += r.size;
   return block_of(i);
@@ -245,6 +259,7 @@ void RawSim::trim_top() {
   recs_[kTop].set(top - extra, 0);
   extent_ -= extra;
   ++trims_;
+  note_growth();
 }
 
 void RawSim::free_mapped_chunk(uint32_t i) {
@@ -253,10 +268,12 @@ void RawSim::free_mapped_chunk(uint32_t i) {
   --mmaps_;
   mmapped_bytes_ -= bytes;
   drop_record(i);
+  note_growth();
 }
 
 void RawSim::release(const Block& b, const Request& r) {
   const uint32_t i = check_block(b, "release");
+  meter_->allocated -= usable(i);
   ++frees_;
   requested_live_ -= r.size;
   if (!recs_[i].is(ChunkRec::kMapped)) [[likely]] {
@@ -354,7 +371,9 @@ uint32_t RawSim::realloc_mapped(uint32_t i, uint64_t nb) {
 Block RawSim::reallocate(const Block& b, uint64_t old_size, const Request& r) {
   const uint32_t i = check_block(b, "realloc");
   const uint64_t nb = chunk_size(r.size);
+  meter_->allocated -= usable(i);
   const uint32_t j = recs_[i].is(ChunkRec::kMapped) ? realloc_mapped(i, nb) : realloc_heap(i, nb);
+  meter_->allocated += usable(j);
   ++reallocs_;
   requested_live_ = requested_live_ - old_size + r.size;
   const Block nbk = block_of(j);
@@ -386,6 +405,7 @@ void RawSim::unmap(Addr addr, uint64_t bytes) {
   space_.give(addr, it->second);
   mapped_bytes_ -= it->second;
   maps_.erase(it);
+  note_growth();
 }
 
 // ---- accounting and checks ----

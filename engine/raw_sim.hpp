@@ -51,6 +51,8 @@ class RawSim final : public Layer {
   void touch(Addr, uint64_t) override {}  // nothing is real
   uint64_t held_bytes() const override { return extent_ + mmapped_bytes_ + mapped_bytes_; }
   uint64_t peak_held_bytes() const override { return peak_held_; }
+  uint64_t raw_free_bytes() const override;  // free chunks and the top chunk: extent less chunks in use
+  uint64_t rss_bytes() const override { return 0; }
   LayerReport report() const override;
   bool is_valid() const override;
 
@@ -88,7 +90,8 @@ class RawSim final : public Layer {
   void unlink(uint32_t i);  // takes heap chunk i out of the address order
   Block block_of(uint32_t i) const;
   uint32_t check_block(const Block& b, const char* what) const;
-  void note_growth();
+  void note_growth();  // after any change of held_bytes(): the meter and the peak
+  uint64_t usable(uint32_t i) const;  // the usable bytes of chunk i (in use), as malloc_usable_size
 
   RawParams p_;
   uint64_t lead_;              // bytes before the first header of a region, so blocks are aligned

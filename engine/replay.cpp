@@ -6,6 +6,11 @@
 #include <fmt/format.h>
 
 #include "engine/collector.hpp"
+#include "engine/pooled.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
 #include "engine/gc_layer.hpp"
 
 #include "traces/error.hpp"
@@ -17,10 +22,25 @@ namespace {
 // The layer memory requests go to: the one below gc, when gc is on top.
 Layer& memory_layer(Layer& top) { return dynamic_cast<GcLayer*>(&top) ? *top.below() : top; }
 
+// User and system CPU time of the whole process so far.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
 }  // namespace
 
-Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& options)
-    : stack_(stack), top_(stack.top()), mem_(memory_layer(stack.top())), graph_(mem_, live_) {
+Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& options, const MetricsOptions& metrics)
+    : stack_(stack),
+      top_(stack.top()),
+      mem_(memory_layer(stack.top())),
+      graph_(mem_, live_),
+      meter_(stack.meter()),
+      has_rss_(options.raw == RawKind::Glibc),
+      sampler_(metrics.samples) {
+  pooled_ = dynamic_cast<const PooledLayer*>(stack.find(LayerKind::Pooled));
   if (auto* gc_layer = dynamic_cast<GcLayer*>(&top_)) {
     gc_ = &gc_layer->collector();
     gc_->attach(graph_);
@@ -42,6 +62,7 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
 }
 
 void Replayer::begin(const TraceInfo& info) {
+  cpu_start_ = process_cpu_seconds();
   result_.trace = info.path;
   // Layers that key on type and site tags (objspec) resolve them in this table.
   if (info.strings) top_.use_strings(*info.strings);
@@ -53,59 +74,134 @@ void Replayer::keep_block(const Event& e) {
   ++result_.skipped_gc_frees;
 }
 
+void Replayer::take_sample() { sampler_.add(sample()); }
+
+void Replayer::new_live_peak(uint64_t live, uint64_t held) {
+  (void)live;
+  jw_.held_at_peak_live = held;
+  jw_.peak_live_event = records_;
+}
+
+void Replayer::new_held_peak(uint64_t live, uint64_t held) {
+  (void)held;
+  jw_.live_at_peak_held = live;
+  jw_.peak_held_event = records_;
+  if (pooled_ && (pinned_walk_event_ == 0 || held >= pinned_walk_held_ + pinned_walk_held_ / 32)) {
+    pinned_at_peak_held_ = pooled_->pinned_arenas();
+    pinned_walk_held_ = held;
+    pinned_walk_event_ = records_;
+  }
+}
+
+Sample Replayer::sample() const {
+  Sample s;
+  s.event = records_;
+  s.time_ns = time_ns_;
+  s.live = live_.now;
+  s.allocated = meter_.allocated;
+  s.held = meter_.held;
+  if (has_rss_) s.rss = top_.rss_bytes();
+  s.arenas = meter_.arenas;
+  if (gc_) {
+    const GcSummary& g = gc_->summary();
+    s.collections = g.collections[0] + g.collections[1] + g.collections[2];
+  } else {
+    s.collections = result_.collections;
+  }
+  return s;
+}
+
 void Replayer::events(std::span<const Event> batch) {
   const auto t0 = std::chrono::steady_clock::now();
-  uint64_t n = 0;
+  const uint64_t records0 = records_;
   uint64_t stale = 0;
-  for (const Event& e : batch) {
-    switch (e.kind) {
-      case EventKind::Alloc: {
-        blocks_.ensure(e.slot.value);
-        blocks_[e.slot.value] = mem_.allocate(Request{e.size, e.str, e.domain});
-        ++result_.allocs;
-        ++live_blocks_;
-        live_.add(e.size);
-        break;
-      }
-      case EventKind::Free:
-        ++result_.frees;
-        if ((e.flags & kFlagGc) && !gc_) [[unlikely]] {
-          keep_block(e);  // no collector here freed it: it stays live
+  // After every record: the running sums, peaks and the timeline. Kept in
+  // locals (registers across the layers' calls) and stored once per chunk;
+  // the sums are 64-bit within a chunk (values below 2^52 bytes cannot pass
+  // 2^64 in kChunk records), 128-bit across.
+  constexpr size_t kChunk = 4096;
+  uint64_t records = records_, next_sample = sampler_.next();
+  uint64_t live_peak = live_sum_.peak, allocated_peak = allocated_sum_.peak, held_peak = held_sum_.peak;
+  for (size_t from = 0; from < batch.size(); from += kChunk) {
+    uint64_t live_sum = 0, allocated_sum = 0, held_sum = 0;
+    for (const Event& e : batch.subspan(from, std::min(kChunk, batch.size() - from))) {
+      switch (e.kind) {
+        case EventKind::Alloc: {
+          blocks_.ensure(e.slot.value);
+          blocks_[e.slot.value] = mem_.allocate(Request{e.size, e.str, e.domain});
+          ++result_.allocs;
+          ++live_blocks_;
+          live_.add(e.size);
           break;
         }
-        mem_.release(blocks_[e.slot.value], Request{e.size, e.str, e.domain});
-        --live_blocks_;
-        live_.now -= e.size;
-        break;
-      case EventKind::Realloc: {
-        Block& b = blocks_[e.slot.value];
-        b = mem_.reallocate(b, e.old_size, Request{e.size, e.str, e.domain});
-        ++result_.reallocs;
-        live_.now -= e.old_size;
-        live_.add(e.size);
-        break;
+        case EventKind::Free:
+          ++result_.frees;
+          if ((e.flags & kFlagGc) && !gc_) [[unlikely]] {
+            keep_block(e);  // no collector here freed it: it stays live
+            break;
+          }
+          mem_.release(blocks_[e.slot.value], Request{e.size, e.str, e.domain});
+          --live_blocks_;
+          live_.now -= e.size;
+          break;
+        case EventKind::Realloc: {
+          Block& b = blocks_[e.slot.value];
+          b = mem_.reallocate(b, e.old_size, Request{e.size, e.str, e.domain});
+          ++result_.reallocs;
+          live_.now -= e.old_size;
+          live_.add(e.size);
+          break;
+        }
+        case EventKind::Object:
+          graph_.create(e.slot.value, e.size, e.str);
+          ++result_.objects;
+          break;
+        case EventKind::Incref: stale += !graph_.incref(e.slot.value); break;
+        case EventKind::Decref: stale += !graph_.decref(e.slot.value); break;
+        case EventKind::Link: stale += !graph_.link(e.slot.value, e.dst.value); break;
+        case EventKind::Unlink: stale += !graph_.unlink(e.slot.value, e.dst.value); break;
+        case EventKind::Death:
+          graph_.death(e.slot.value);
+          continue;  // derived, not a record
+        case EventKind::Time: time_ns_ = e.size; break;
+        case EventKind::Mark: break;
+        case EventKind::Collect:
+          ++result_.collections;
+          if (gc_) gc_->collect(static_cast<int>(e.size));
+          break;
       }
-      case EventKind::Object:
-        graph_.create(e.slot.value, e.size, e.str);
-        ++result_.objects;
-        break;
-      case EventKind::Incref: stale += !graph_.incref(e.slot.value); break;
-      case EventKind::Decref: stale += !graph_.decref(e.slot.value); break;
-      case EventKind::Link: stale += !graph_.link(e.slot.value, e.dst.value); break;
-      case EventKind::Unlink: stale += !graph_.unlink(e.slot.value, e.dst.value); break;
-      case EventKind::Death:
-        graph_.death(e.slot.value);
-        continue;  // derived, not a record
-      case EventKind::Time:
-      case EventKind::Mark: break;
-      case EventKind::Collect:
-        ++result_.collections;
-        if (gc_) gc_->collect(static_cast<int>(e.size));
-        break;
+      ++records;
+      const uint64_t live = live_.now, allocated = meter_.allocated, held = meter_.held;
+      live_sum += live;
+      allocated_sum += allocated;
+      held_sum += held;
+      if (live > live_peak) [[unlikely]] {
+        live_peak = live;
+        records_ = records;
+        new_live_peak(live, held);
+      }
+      if (allocated > allocated_peak) [[unlikely]]
+        allocated_peak = allocated;
+      if (held > held_peak) [[unlikely]] {
+        held_peak = held;
+        records_ = records;
+        new_held_peak(live, held);
+      }
+      if (records == next_sample) [[unlikely]] {
+        records_ = records;
+        take_sample();
+        next_sample = sampler_.next();
+      }
     }
-    ++n;
+    live_sum_.sum += live_sum;
+    allocated_sum_.sum += allocated_sum;
+    held_sum_.sum += held_sum;
   }
-  result_.events += n;
+  records_ = records;
+  live_sum_.peak = live_peak;
+  allocated_sum_.peak = allocated_peak;
+  held_sum_.peak = held_peak;
+  result_.events += records_ - records0;
   result_.stale_object_events += stale;
   result_.replay_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 #ifdef HEAPLAY_CHECKS
@@ -119,6 +215,7 @@ void Replayer::end(const TraceInfo& info, const ReadSummary& summary) {
   (void)info;
   result_.truncated = summary.truncated;
   result_.anomalies = summary.anomalies.total();
+  cpu_seconds_ = process_cpu_seconds() - cpu_start_;
   // Objects only cycles keep alive: all of them without a collector; with
   // one, the tracked garbage still waiting for a collection.
   unreclaimed_ = find_unreclaimed(graph_, gc_ != nullptr);
@@ -128,6 +225,8 @@ ReplayResult Replayer::finish() const {
   // Measure before this function allocates: raw glibc measures this process's
   // heap (raw_glibc.hpp). So the bottom layer reports first, too.
   const uint64_t peak_footprint = top_.peak_held_bytes(), final_footprint = top_.held_bytes();
+  const uint64_t raw_free = top_.raw_free_bytes();
+  const Sample last = sample();
   const auto& layers = stack_.layers();
   LayerReport bottom = layers.back()->report();
   ReplayResult r = result_;
@@ -150,7 +249,71 @@ ReplayResult Replayer::finish() const {
   }
   for (size_t i = 0; i + 1 < layers.size(); ++i) r.layers.push_back(layers[i]->report());
   r.layers.push_back(std::move(bottom));
+  finish_metrics(r, last, raw_free);
   return r;
+}
+
+namespace {
+// (num / den - 1) * 100, 0 when den is 0.
+double overhead(double num, double den) { return den > 0 ? (num / den - 1) * 100 : 0; }
+}  // namespace
+
+void Replayer::finish_metrics(ReplayResult& r, const Sample& last, uint64_t raw_free) const {
+  Metrics& m = r.metrics;
+  const uint64_t n = records_;
+  Footprint& f = m.footprint;
+  f.live = live_sum_.finish(last.live, n);
+  f.allocated = allocated_sum_.finish(last.allocated, n);
+  f.held = held_sum_.finish(last.held, n);
+  m.timeline = sampler_.finish(last);
+  if (has_rss_) {
+    // Sampled: at the timeline's rows only (reading /proc per record is far too slow).
+    f.has_rss = true;
+    double sum = 0;
+    for (const Sample& s : m.timeline) {
+      f.rss.peak = std::max(f.rss.peak, *s.rss);
+      sum += static_cast<double>(*s.rss);
+    }
+    f.rss.final = *last.rss;
+    f.rss.mean = sum / static_cast<double>(m.timeline.size());
+  }
+
+  JwMeasures& jw = m.jw;
+  jw = jw_;
+  jw.m1 = overhead(f.held.mean, f.live.mean);
+  jw.m2 = overhead(static_cast<double>(jw.held_at_peak_live), static_cast<double>(f.live.peak));
+  jw.m3 = overhead(static_cast<double>(f.held.peak), static_cast<double>(jw.live_at_peak_held));
+  jw.m4 = overhead(static_cast<double>(f.held.peak), static_cast<double>(f.live.peak));
+
+  Fragmentation& fr = m.fragmentation;
+  fr.held_bytes = last.held;
+  fr.live_bytes = last.live;
+  fr.freelist_bytes = meter_.parked;
+  const uint64_t in_use = last.live + meter_.parked;
+  fr.internal_bytes = last.allocated > in_use ? last.allocated - in_use : 0;
+  if (const auto* pooled = dynamic_cast<const PooledLayer*>(stack_.find(LayerKind::Pooled))) {
+    m.has_pooled = true;
+    const PymallocStats ps = pooled->pymalloc_stats();
+    fr.pooled_free_block_bytes = ps.available_bytes;
+    fr.pooled_empty_pool_bytes = ps.unused_pool_bytes();
+    fr.pooled_header_bytes = ps.pool_header_bytes;
+    fr.pooled_quantization_bytes = ps.quantization_bytes;
+    fr.pooled_alignment_bytes = ps.arena_alignment_bytes;
+    fr.pooled_bytes = fr.pooled_free_block_bytes + fr.pooled_empty_pool_bytes + fr.pooled_header_bytes +
+                      fr.pooled_quantization_bytes + fr.pooled_alignment_bytes;
+    const auto final_pinned = pooled->pinned_arenas();
+    for (size_t i = 0; i < final_pinned.size(); ++i)
+      m.pinned.push_back(PinnedArenas{PooledLayer::kPinnedK[i], final_pinned[i], pinned_at_peak_held_[i]});
+    m.pinned_walk_event = pinned_walk_event_;
+    m.size_classes = pooled->size_class_report();
+  }
+  fr.raw_bytes = raw_free;
+  const uint64_t accounted = last.allocated + fr.pooled_bytes + fr.raw_bytes;
+  fr.other_bytes = last.held > accounted ? last.held - accounted : 0;
+
+  m.cpu_seconds = cpu_seconds_;
+  m.ns_per_event = n ? r.replay_seconds * 1e9 / static_cast<double>(n) : 0;
+  m.gc_share = r.has_gc && r.replay_seconds > 0 ? 100 * r.gc.seconds / r.replay_seconds : 0;
 }
 
 }  // namespace heaplay

@@ -19,7 +19,9 @@
 // trace length (blocks kept by skipped gc frees are live memory).
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include "engine/layer.hpp"
+#include "engine/metrics.hpp"
 #include "engine/params.hpp"
 #include "engine/refgraph.hpp"
 #include "engine/slot_table.hpp"
@@ -93,16 +96,23 @@ struct ReplayResult {
   bool truncated = false;
   uint64_t anomalies = 0;
   std::vector<LayerReport> layers;  // top to bottom
+  Metrics metrics;                  // footprint, fragmentation, timeline, size classes (metrics.hpp)
+};
+
+// What the Replayer measures beyond the layers' own counters.
+struct MetricsOptions {
+  uint64_t samples = 1000;  // timeline rows at most (at least 1: the final state)
 };
 
 class Collector;
+class PooledLayer;
 struct Unreclaimed {  // live objects a full collection would find unreachable now, and their bytes
   uint64_t objects = 0, bytes = 0;
 };
 
 class Replayer final : public EventConsumer {
  public:
-  Replayer(Stack& stack, const Params& params, const StackOptions& options);
+  Replayer(Stack& stack, const Params& params, const StackOptions& options, const MetricsOptions& metrics = {});
 
   void begin(const TraceInfo& info) override;
   void events(std::span<const Event> batch) override;
@@ -113,6 +123,14 @@ class Replayer final : public EventConsumer {
  private:
   // f ID gc without a collector: the block stays live, in kept_.
   void keep_block(const Event& e);
+  // The moments of new peaks (records_ is the record count then).
+  [[gnu::noinline]] void new_live_peak(uint64_t live, uint64_t held);
+  [[gnu::noinline]] void new_held_peak(uint64_t live, uint64_t held);
+  [[gnu::noinline]] void take_sample();
+  Sample sample() const;  // the state now (reads RSS with raw glibc)
+  // r.metrics from the running figures; last: the final state, raw_free: the
+  // raw layer's free bytes, both measured before finish() allocated.
+  void finish_metrics(ReplayResult& r, const Sample& last, uint64_t raw_free) const;
 
   Stack& stack_;
   Layer& top_;
@@ -126,6 +144,21 @@ class Replayer final : public EventConsumer {
   SlotTable<Block> kept_;        // blocks of skipped f ID gc records, kept_[0, nkept_)
   uint64_t nkept_ = 0;
   Unreclaimed unreclaimed_;      // computed at end()
+  // Metrics (metrics.hpp): time is records.
+  const Meter& meter_;
+  bool has_rss_ = false;
+  uint64_t records_ = 0;
+  LevelSum live_sum_, allocated_sum_, held_sum_;
+  JwMeasures jw_;                // the moments of the peaks
+  // Pinned arenas at the peak held: a walk over the pools, so taken at a new
+  // peak only once held has grown by 1/32 since the last walk (metrics.md).
+  const PooledLayer* pooled_ = nullptr;
+  std::array<uint64_t, 2> pinned_at_peak_held_{};
+  uint64_t pinned_walk_held_ = 0;   // held at the last walk
+  uint64_t pinned_walk_event_ = 0;  // records replayed then
+  Sampler sampler_;
+  std::optional<uint64_t> time_ns_;  // the last t record's
+  double cpu_start_ = 0, cpu_seconds_ = 0;  // process CPU time at begin(), and from begin() to end()
   std::chrono::steady_clock::time_point start_{};
   bool started_ = false;
   std::chrono::steady_clock::time_point last_{};

@@ -131,6 +131,7 @@ Stack build_stack(const StackSpec& spec, const Params& params, const StackOption
     }
   }
   stack.layers_ = std::move(built);
+  for (auto& layer : stack.layers_) layer->set_meter(stack.meter_.get());
   return stack;
 }
 

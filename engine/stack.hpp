@@ -55,11 +55,14 @@ class Stack {
   const StackSpec& spec() const { return spec_; }
   // The layer of that kind, or nullptr.
   const Layer* find(LayerKind k) const;
+  // The figures every layer keeps current for the replay loop (layer.hpp).
+  const Meter& meter() const { return *meter_; }
 
  private:
   friend Stack build_stack(const StackSpec&, const Params&, const StackOptions&);
   StackSpec spec_;
   std::vector<std::unique_ptr<Layer>> layers_;
+  std::unique_ptr<Meter> meter_ = std::make_unique<Meter>();  // stays put when the Stack moves
 };
 
 // Throws Error (exit 2) for layers this version cannot build yet.

@@ -16,4 +16,12 @@ namespace heaplay {
 
 std::string render_replay(const ReplayResult& result, Format format);
 
+// `replay -o DIR`: timeline.csv (one row per sample: stack, event, time_ns,
+// live_bytes, allocated_bytes, held_bytes, rss_bytes, arenas, collections)
+// and sizeclasses.csv (one row per pooled size class with requests). RFC
+// 4180 with a header row; a missing value is an empty field. Rows carry the
+// stack's name so that the files of several stacks concatenate.
+std::string render_timeline_csv(const ReplayResult& result);
+std::string render_sizeclasses_csv(const ReplayResult& result);
+
 }  // namespace heaplay
