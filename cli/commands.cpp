@@ -16,6 +16,7 @@
 #include "engine/stack.hpp"
 #include "reports/format.hpp"
 #include "reports/pymalloc_stats.hpp"
+#include "reports/render_html.hpp"
 #include "reports/replay_report.hpp"
 #include "reports/stats.hpp"
 #include "traces/atomic_file.hpp"
@@ -65,7 +66,8 @@ int run_stats(const Options& o) {
   return 0;
 }
 
-// Writes pymalloc's own view (--pymalloc-stats), then the summary.
+// Writes pymalloc's own view (--pymalloc-stats), the -o DIR files, the HTML
+// report (--html), then the summary.
 int finish_replay(const Options& o, const Stack& stack, const Replayer& replayer) {
   ReplayResult result = replayer.finish();
   if (!o.pymalloc_stats.empty()) {
@@ -89,6 +91,11 @@ int finish_replay(const Options& o, const Stack& stack, const Replayer& replayer
     write("summary.json", render_replay(result, Format::Json));
     write("summary.csv", render_replay(result, Format::Csv));
   }
+  if (!o.html.empty()) {
+    AtomicFile out(o.html);
+    out.write(render_html(std::span<const ReplayResult>(&result, 1)));
+    out.commit();
+  }
   write_stdout(render_replay(result, parse_format(o.format)));
   return 0;
 }
@@ -100,6 +107,7 @@ int run_replay(const Options& o) {
   if (!o.pymalloc_stats.empty() && !spec.has(LayerKind::Pooled))
     throw Error(fmt::format("--pymalloc-stats needs a stack with the pooled layer (stack {})", spec.name()));
   if (!o.pymalloc_stats.empty()) refuse_same_file(o.input, o.pymalloc_stats);
+  if (!o.html.empty()) refuse_same_file(o.input, o.html);
   if (o.input == "-" && spec.has(LayerKind::Objspec)) {
     Params probe;  // objspec.sites does not depend on the version
     for (const std::string& s : o.sets) probe.set(s);

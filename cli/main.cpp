@@ -86,6 +86,8 @@ int main(int argc, char** argv) {
   replay->add_option("--samples", o.samples, "Timeline rows at most, evenly spaced in events, the final state last")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24))
       ->default_val(1000);
+  replay->add_option("--html", o.html,
+                     "Also write a self-contained HTML report (charts and the summary) to PATH (docs/html-report.md)");
   add_report_options(replay, o, "replay");
 
   auto* convert = app.add_subcommand("convert", "Convert between text and native binary traces");

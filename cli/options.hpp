@@ -31,6 +31,7 @@ struct Options {
   std::string pymalloc_stats;      // path or "-"; "": not written
   std::string out_dir;             // -o DIR: summary.csv, summary.json, timeline.csv, sizeclasses.csv; "": none
   uint64_t samples = 1000;         // timeline rows at most
+  std::string html;                // --html PATH: the HTML report; "": not written
 
   // convert, synth
   std::string output;
