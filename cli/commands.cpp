@@ -5,24 +5,28 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <set>
+#include <unistd.h>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "cli/options.hpp"
+#include "cli/workers.hpp"
 #include "engine/pooled.hpp"
 #include "engine/replay.hpp"
-#include "engine/site_counts.hpp"
+#include "engine/replay_run.hpp"
 #include "engine/stack.hpp"
+#include "reports/compare_report.hpp"
 #include "reports/format.hpp"
 #include "reports/pymalloc_stats.hpp"
 #include "reports/render_html.hpp"
 #include "reports/replay_report.hpp"
+#include "reports/replay_wire.hpp"
 #include "reports/stats.hpp"
 #include "traces/atomic_file.hpp"
 #include "traces/error.hpp"
 #include "traces/pipeline.hpp"
-#include "traces/reader_thread.hpp"
 #include "traces/synth.hpp"
 #include "traces/trace_io.hpp"
 
@@ -66,86 +70,153 @@ int run_stats(const Options& o) {
   return 0;
 }
 
-// Writes pymalloc's own view (--pymalloc-stats), the -o DIR files, the HTML
-// report (--html), then the summary.
-int finish_replay(const Options& o, const Stack& stack, const Replayer& replayer) {
-  ReplayResult result = replayer.finish();
-  if (!o.pymalloc_stats.empty()) {
-    const auto* pooled = dynamic_cast<const PooledLayer*>(stack.find(LayerKind::Pooled));
-    AtomicFile out(o.pymalloc_stats);
-    out.write(render_pymalloc_stats(pooled->pymalloc_stats()));
+// The replay job the command line describes (engine/replay_run.hpp).
+ReplayJob replay_job(const Options& o, const std::string& stack) {
+  ReplayJob job;
+  job.input = o.input;
+  job.stack = stack;
+  job.python = o.python;
+  job.sets = o.sets;
+  job.raw = o.raw;
+  job.touch = o.touch;
+  job.samples = o.samples;
+  job.threads = thread_count(o);
+  job.lenient = o.lenient;
+  return job;
+}
+
+// -o DIR: each file appears whole (written beside, then renamed), in the order given.
+void write_output_dir(const std::string& dir, const std::vector<std::pair<const char*, std::string>>& files) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(fmt::format("{}: cannot create the directory: {}", dir, ec.message()), kExitFailure);
+  for (const auto& [name, text] : files) {
+    AtomicFile out((std::filesystem::path(dir) / name).string());
+    out.write(text);
     out.commit();
   }
-  if (!o.out_dir.empty()) {
-    // Each file appears whole (written beside, then renamed), the summary last.
-    std::error_code ec;
-    std::filesystem::create_directories(o.out_dir, ec);
-    if (ec) throw Error(fmt::format("{}: cannot create the directory: {}", o.out_dir, ec.message()), kExitFailure);
-    auto write = [&](const char* name, const std::string& text) {
-      AtomicFile out((std::filesystem::path(o.out_dir) / name).string());
-      out.write(text);
-      out.commit();
-    };
-    write("timeline.csv", render_timeline_csv(result));
-    write("sizeclasses.csv", render_sizeclasses_csv(result));
-    write("summary.json", render_replay(result, Format::Json));
-    write("summary.csv", render_replay(result, Format::Csv));
-  }
-  if (!o.html.empty()) {
-    AtomicFile out(o.html);
-    out.write(render_html(std::span<const ReplayResult>(&result, 1)));
-    out.commit();
-  }
-  write_stdout(render_replay(result, parse_format(o.format)));
-  return 0;
+}
+
+// --html PATH: the report appears whole (written beside, then renamed).
+void write_html(const std::string& path, std::span<const ReplayResult> results) {
+  AtomicFile out(path);
+  out.write(render_html(results));
+  out.commit();
 }
 
 int run_replay(const Options& o) {
   // Check the command line before reading anything.
-  StackSpec spec = parse_stack(o.stack);
-  StackOptions options{parse_raw_kind(o.raw), parse_touch(o.touch)};
+  ReplayJob job = replay_job(o, o.stack);
+  StackSpec spec = check_replay_job(job);
   if (!o.pymalloc_stats.empty() && !spec.has(LayerKind::Pooled))
     throw Error(fmt::format("--pymalloc-stats needs a stack with the pooled layer (stack {})", spec.name()));
   if (!o.pymalloc_stats.empty()) refuse_same_file(o.input, o.pymalloc_stats);
   if (!o.html.empty()) refuse_same_file(o.input, o.html);
-  if (o.input == "-" && spec.has(LayerKind::Objspec)) {
-    Params probe;  // objspec.sites does not depend on the version
-    for (const std::string& s : o.sets) probe.set(s);
-    if (probe.objspec.sites > 0)
-      throw Error("objspec.sites needs a first pass over the trace, and standard input cannot be read twice; "
-                  "give a file (or objspec.sites=0)",
-                  kExitBadInput);
+  // Replay; pymalloc's own view (--pymalloc-stats) from the finished stack.
+  ReplayResult result = replay_trace(job, [&](const Stack& stack) {
+    if (o.pymalloc_stats.empty()) return;
+    const auto* pooled = dynamic_cast<const PooledLayer*>(stack.find(LayerKind::Pooled));
+    AtomicFile out(o.pymalloc_stats);
+    out.write(render_pymalloc_stats(pooled->pymalloc_stats()));
+    out.commit();
+  });
+  // The summary last.
+  if (!o.out_dir.empty())
+    write_output_dir(o.out_dir, {{"timeline.csv", render_timeline_csv(result)},
+                                 {"sizeclasses.csv", render_sizeclasses_csv(result)},
+                                 {"summary.json", render_replay(result, Format::Json)},
+                                 {"summary.csv", render_replay(result, Format::Csv)}});
+  if (!o.html.empty()) write_html(o.html, std::span<const ReplayResult>(&result, 1));
+  write_stdout(render_replay(result, parse_format(o.format)));
+  return 0;
+}
+
+// compare: the stacks' names, checked, before anything is read or forked.
+std::vector<StackSpec> compare_stacks(const Options& o) {
+  if (o.stacks.empty()) throw Error("--stacks needs at least one stack", kExitBadInput);
+  std::vector<StackSpec> specs;
+  for (const std::string& s : o.stacks) {
+    StackSpec spec;
+    try {
+      spec = parse_stack(s);
+    } catch (const Error& e) {
+      std::string what = e.what();
+      if (what.starts_with("--stack ")) what.insert(7, "s");
+      throw Error(what, e.exit_status());
+    }
+    for (const StackSpec& seen : specs)
+      if (seen.name() == spec.name())
+        throw Error(fmt::format("--stacks names the stack {} twice", spec.name()), kExitBadInput);
+    specs.push_back(std::move(spec));
   }
-  // The parameters: --python, else the version the trace was recorded with; then --set.
-  std::string note;
-  Params params = params_for_trace(leading_metadata(o.input), o.python, o.sets, &note);
-  if (!note.empty()) spdlog::warn("{}", note);
-  unsigned threads = thread_count(o);
-  ReadOptions r = read_options(o);
-  r.prefetch = threads == 2;
-  // objspec.sites: a first pass picks the most frequent site tags.
-  if (spec.has(LayerKind::Objspec) && params.objspec.sites > 0)
-    params.objspec.site_tags = top_sites(o.input, r, params.objspec.sites);
-  if (options.raw == RawKind::Glibc) {
-    // The real malloc heap is measured: read on a worker thread (its own glibc
-    // arena), replay on this one, whose arena is the sbrk heap a program uses.
-    ReaderThread reading([&] { return open_trace(o.input, r); });
-    Stack stack = build_stack(spec, params, options);
-    Replayer replayer(stack, params, options, MetricsOptions{o.samples});
-    reading.run(replayer);
-    return finish_replay(o, stack, replayer);
+  return specs;
+}
+
+int run_compare(const Options& o) {
+  // Check the command line before forking: stacks, --python, --set, the trace's header.
+  std::vector<StackSpec> specs = compare_stacks(o);
+  if (o.input == "-") throw Error("compare reads the trace once per stack: give a file, not standard input", kExitBadInput);
+  if (!o.html.empty()) refuse_same_file(o.input, o.html);
+  std::vector<std::string> names;
+  for (const StackSpec& spec : specs) {
+    ReplayJob job = replay_job(o, spec.name());
+    check_replay_job(job);
+    names.push_back(spec.name());
   }
-  // Build the stack, then stream the trace through it.
-  Stack stack = build_stack(spec, params, options);
-  Replayer replayer(stack, params, options, MetricsOptions{o.samples});
-  auto reader = open_trace(o.input, r);
-  if (threads == 2) {
-    PipelinedConsumer pipe(replayer);
-    reader->read(pipe);
-  } else {
-    reader->read(replayer);
+  params_for_trace(leading_metadata(o.input), o.python, o.sets);
+  Format format = parse_format(o.format);
+  // One worker process per stack, --jobs at once; each replays as `heaplay replay` does.
+  unsigned jobs = o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
+  ProgressOptions progress;
+  progress.show = !o.no_progress && o.verbosity >= 0 && isatty(2);
+  if (progress.show) progress.task_total = recorded_event_count(o.input);
+  std::vector<WorkerOutcome> outcomes = run_workers(names, jobs, [&](size_t i, std::atomic<uint64_t>* counter) {
+    ReplayJob job = replay_job(o, names[i]);
+    job.threads = o.threads ? o.threads : 1;  // the workers share the cores
+    job.progress = counter;
+    return encode_replay_result(replay_trace(job));
+  }, progress);
+  // Collect each stack's result or failure, in --stacks order.
+  std::vector<CompareRow> rows;
+  std::set<std::string> logged;  // the workers' warnings, each distinct line once
+  bool failed = false;
+  for (size_t i = 0; i < names.size(); ++i) {
+    CompareRow row{names[i], std::nullopt, outcomes[i].error};
+    if (outcomes[i].ok) {
+      try {
+        row.result = decode_replay_result(outcomes[i].reply);
+      } catch (const Error& e) {
+        row.error = e.what();
+      }
+    }
+    std::string_view log = outcomes[i].log;
+    for (size_t at = 0; at < log.size();) {
+      size_t end = std::min(log.find('\n', at), log.size());
+      std::string line(log.substr(at, end - at));
+      if (!line.empty() && !line.starts_with("heaplay: error: ") && logged.insert(line).second)
+        std::fprintf(stderr, "%s\n", line.c_str());
+      at = end + 1;
+    }
+    if (!row.result) {
+      failed = true;
+      spdlog::error("stack {}: {}", row.stack, row.error);
+    }
+    rows.push_back(std::move(row));
   }
-  return finish_replay(o, stack, replayer);
+  // The files once every worker has finished, the summary last; then stdout.
+  if (!o.out_dir.empty())
+    write_output_dir(o.out_dir, {{"timeline.csv", render_compare_timeline_csv(rows)},
+                                 {"sizeclasses.csv", render_compare_sizeclasses_csv(rows)},
+                                 {"summary.json", render_compare(o.input, rows, Format::Json)},
+                                 {"summary.csv", render_compare(o.input, rows, Format::Csv)}});
+  if (!o.html.empty()) {
+    std::vector<ReplayResult> finished;  // the stacks that failed are named on stderr and in the table
+    for (const CompareRow& row : rows)
+      if (row.result) finished.push_back(*row.result);
+    write_html(o.html, finished);
+  }
+  write_stdout(render_compare(o.input, rows, format));
+  return failed ? kExitFailure : 0;
 }
 
 // Streams reader into a new file at o.output; returns what was read.
@@ -186,6 +257,7 @@ int run_synth(const Options& o) {
 int run(const Options& o) {
   if (o.command == "stats") return run_stats(o);
   if (o.command == "replay") return run_replay(o);
+  if (o.command == "compare") return run_compare(o);
   if (o.command == "convert") return run_convert(o);
   if (o.command == "synth") return run_synth(o);
   throw Error(fmt::format("unknown command '{}'", o.command));

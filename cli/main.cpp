@@ -36,6 +36,22 @@ void add_report_options(CLI::App* cmd, heaplay::cli::Options& o, const std::stri
       ->check(CLI::Range(1u, 2u));
 }
 
+// --python, --set, --raw and --touch (replay; compare: for every stack).
+void add_stack_options(CLI::App* cmd, heaplay::cli::Options& o) {
+  cmd->add_option("--python", o.python,
+                     "CPython version whose allocator parameters to use: 3.8 to 3.13 "
+                     "(default: the trace's own version when recorded, else 3.11)");
+  cmd->add_option("--set", o.sets, "Override one parameter, KEY=VALUE (repeatable; see docs/replay.md)")
+      ->take_all()
+      ->allow_extra_args(false);
+  cmd->add_option("--raw", o.raw, "Bottom layer: sim (a deterministic model) or glibc (this process's malloc)")
+      ->check(CLI::IsMember({"sim", "glibc"}))
+      ->default_val("sim");
+  cmd->add_option("--touch", o.touch, "With --raw glibc: write none, the first byte, or all pages of each block")
+      ->check(CLI::IsMember({"none", "first", "all"}))
+      ->default_val("none");
+}
+
 void setup_logging(int verbosity) {
   auto logger = spdlog::stderr_logger_st("heaplay");
   logger->set_pattern("heaplay: %l: %v");
@@ -67,18 +83,7 @@ int main(int argc, char** argv) {
   replay->add_option("--stack", o.stack,
                      "raw, pooled, objspec or gc (cumulative), or layers joined by '+', top to bottom")
       ->default_val("pooled");
-  replay->add_option("--python", o.python,
-                     "CPython version whose allocator parameters to use: 3.8 to 3.13 "
-                     "(default: the trace's own version when recorded, else 3.11)");
-  replay->add_option("--set", o.sets, "Override one parameter, KEY=VALUE (repeatable; see docs/replay.md)")
-      ->take_all()
-      ->allow_extra_args(false);
-  replay->add_option("--raw", o.raw, "Bottom layer: sim (a deterministic model) or glibc (this process's malloc)")
-      ->check(CLI::IsMember({"sim", "glibc"}))
-      ->default_val("sim");
-  replay->add_option("--touch", o.touch, "With --raw glibc: write none, the first byte, or all pages of each block")
-      ->check(CLI::IsMember({"none", "first", "all"}))
-      ->default_val("none");
+  add_stack_options(replay, o);
   replay->add_option("--pymalloc-stats", o.pymalloc_stats,
                      "Write the pooled layer's state as sys._debugmallocstats() prints it to PATH ('-': stdout)");
   replay->add_option("-o,--output-dir", o.out_dir,
@@ -89,6 +94,30 @@ int main(int argc, char** argv) {
   replay->add_option("--html", o.html,
                      "Also write a self-contained HTML report (charts and the summary) to PATH (docs/html-report.md)");
   add_report_options(replay, o, "replay");
+
+  auto* compare = app.add_subcommand(
+      "compare", "Replay a trace through several stacks, each in its own worker process, and compare them");
+  add_read_options(compare, o);
+  compare->add_option("--stacks", o.stacks,
+                      "Stacks to compare, comma-separated: raw, pooled, objspec, gc or compositions (gc+pooled)")
+      ->delimiter(',')
+      ->required();
+  compare->add_option("--jobs", o.jobs, "Worker processes at once (default: the number of cores)")
+      ->check(CLI::Range(1u, 1024u));
+  add_stack_options(compare, o);  // for every stack
+  compare->add_option("-o,--output-dir", o.out_dir,
+                      "Also write summary.csv, summary.json, timeline.csv and sizeclasses.csv (all stacks) into DIR");
+  compare->add_option("--samples", o.samples, "Timeline rows per stack at most")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24))
+      ->default_val(1000);
+  compare->add_option("--html", o.html,
+                      "Also write a self-contained HTML report of every stack that finished to PATH (docs/html-report.md)");
+  compare->add_flag("--no-progress", o.no_progress, "No progress bar on stderr (it is drawn only on a terminal)");
+  compare->add_option("--format", o.format, "Output format")
+      ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->default_val("table");
+  compare->add_option("--threads", o.threads, "Threads per worker: 1 (the default) or 2 (read on a second one)")
+      ->check(CLI::Range(1u, 2u));
 
   auto* convert = app.add_subcommand("convert", "Convert between text and native binary traces");
   add_read_options(convert, o);
@@ -119,7 +148,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == a;
     if (!known) {
-      std::fprintf(stderr, "heaplay: error: unknown command '%s' (stats, replay, convert, synth)\nRun 'heaplay --help' for usage.\n",
+      std::fprintf(stderr, "heaplay: error: unknown command '%s' (stats, replay, compare, convert, synth)\nRun 'heaplay --help' for usage.\n",
                    argv[i]);
       return heaplay::kExitBadInput;
     }

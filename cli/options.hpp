@@ -11,7 +11,7 @@
 namespace heaplay::cli {
 
 struct Options {
-  std::string command;  // "stats", "convert", "synth", "replay"
+  std::string command;  // "stats", "convert", "synth", "replay", "compare"
   int verbosity = 0;    // -v: +1 each, -q: -1
 
   // Every command that reads a trace.
@@ -32,6 +32,11 @@ struct Options {
   std::string out_dir;             // -o DIR: summary.csv, summary.json, timeline.csv, sizeclasses.csv; "": none
   uint64_t samples = 1000;         // timeline rows at most
   std::string html;                // --html PATH: the HTML report; "": not written
+
+  // compare (also --python, --set, --raw, --touch, -o, --samples, --format)
+  std::vector<std::string> stacks;  // --stacks, comma-separated: each a named stack or a composition
+  unsigned jobs = 0;                // worker processes at once; 0: the number of cores
+  bool no_progress = false;         // --no-progress
 
   // convert, synth
   std::string output;

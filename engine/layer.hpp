@@ -70,6 +70,7 @@ struct LayerReport {
   std::string layer;  // "raw", "pooled", ...
   std::vector<std::pair<std::string, uint64_t>> counters;
   void add(std::string name, uint64_t value) { counters.emplace_back(std::move(name), value); }
+  bool operator==(const LayerReport&) const = default;
 };
 
 class Layer {

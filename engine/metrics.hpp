@@ -24,6 +24,7 @@ namespace heaplay {
 struct Level {
   uint64_t peak = 0, final = 0;
   double mean = 0;
+  bool operator==(const Level&) const = default;
 };
 
 struct Footprint {
@@ -32,6 +33,7 @@ struct Footprint {
   Level held;       // bytes the stack holds from the (simulated or real) operating system
   bool has_rss = false;  // raw glibc: rss below is measured (at timeline samples and the end)
   Level rss;
+  bool operator==(const Footprint&) const = default;
 };
 
 // Where the held bytes at the end go. Each part in bytes; shares are of held.
@@ -52,6 +54,7 @@ struct Fragmentation {
   static double share(uint64_t part, uint64_t whole) {
     return whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0;
   }
+  bool operator==(const Fragmentation&) const = default;
 };
 
 // Johnstone & Wilson (ISMM 1998), time in records; each a percentage
@@ -63,12 +66,14 @@ struct JwMeasures {
   double m4 = 0;  // peak held / peak live
   uint64_t held_at_peak_live = 0, live_at_peak_held = 0;
   uint64_t peak_live_event = 0, peak_held_event = 0;  // records replayed when each peak was first reached
+  bool operator==(const JwMeasures&) const = default;
 };
 
 struct PinnedArenas {
   uint32_t k = 0;            // at most this many live blocks
   uint64_t final = 0;        // arenas with 1..k live blocks at the end
   uint64_t at_peak_held = 0;  // and at the moment of peak held
+  bool operator==(const PinnedArenas&) const = default;
 };
 
 // One timeline row: the state after `event` records.
@@ -79,6 +84,7 @@ struct Sample {
   std::optional<uint64_t> rss;       // raw glibc only
   uint64_t arenas = 0;               // pooled arenas held
   uint64_t collections = 0;          // gc: collections so far (all generations); else g records so far
+  bool operator==(const Sample&) const = default;
 };
 
 struct Metrics {
@@ -94,6 +100,7 @@ struct Metrics {
   double gc_share = 0;          // gc.seconds / replay_seconds, in percent (0 without gc)
   std::vector<Sample> timeline;  // at most the sampler's limit, the final state last
   std::vector<SizeClassReport> size_classes;  // pooled: classes with requests, ascending
+  bool operator==(const Metrics&) const = default;
 };
 
 // Running sums of a level (128-bit: bytes times records can pass 2^64).

@@ -22,6 +22,7 @@ struct SizeClassReport {
   uint64_t peak_blocks = 0;      // most blocks in use at once
   uint64_t peak_pools = 0;       // pools in use at the moment of that peak (the first time it was reached)
   uint64_t final_blocks = 0, final_pools = 0;  // at the end
+  bool operator==(const SizeClassReport&) const = default;
 };
 
 struct PymallocStats {

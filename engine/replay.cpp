@@ -39,7 +39,8 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
       graph_(mem_, live_),
       meter_(stack.meter()),
       has_rss_(options.raw == RawKind::Glibc),
-      sampler_(metrics.samples) {
+      sampler_(metrics.samples),
+      progress_(metrics.progress) {
   pooled_ = dynamic_cast<const PooledLayer*>(stack.find(LayerKind::Pooled));
   if (auto* gc_layer = dynamic_cast<GcLayer*>(&top_)) {
     gc_ = &gc_layer->collector();
@@ -202,6 +203,7 @@ void Replayer::events(std::span<const Event> batch) {
   allocated_sum_.peak = allocated_peak;
   held_sum_.peak = held_peak;
   result_.events += records_ - records0;
+  if (progress_) progress_->store(records_, std::memory_order_relaxed);
   result_.stale_object_events += stale;
   result_.replay_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 #ifdef HEAPLAY_CHECKS

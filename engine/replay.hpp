@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <cstdint>
@@ -47,6 +48,7 @@ struct GcSummary {
   uint64_t cascade_freed_objects = 0;  // objects outside the garbage freed because the garbage let go of them
   double seconds = 0;                // total time spent collecting
   double max_pause_seconds = 0;      // the longest single collection
+  bool operator==(const GcSummary&) const = default;
 };
 
 // One objspec free list (all sizes of one type or site tag together).
@@ -60,6 +62,7 @@ struct FreeListReport {
   uint64_t releases_below = 0;  // frees passed below because the list (of their size) was full
   uint64_t cleared = 0;         // blocks given back below when the lists were cleared (full collections)
   uint64_t held_objects = 0, held_bytes = 0, peak_held_bytes = 0;  // waiting in the list: final, and its peak
+  bool operator==(const FreeListReport&) const = default;
 };
 
 struct ReplayResult {
@@ -97,11 +100,16 @@ struct ReplayResult {
   uint64_t anomalies = 0;
   std::vector<LayerReport> layers;  // top to bottom
   Metrics metrics;                  // footprint, fragmentation, timeline, size classes (metrics.hpp)
+  bool operator==(const ReplayResult&) const = default;
 };
 
 // What the Replayer measures beyond the layers' own counters.
 struct MetricsOptions {
   uint64_t samples = 1000;  // timeline rows at most (at least 1: the final state)
+  // When set, the records replayed so far, stored (relaxed) after each batch:
+  // `heaplay compare` shows its progress bar from it (a counter in memory
+  // shared with the parent process). One store per batch: no cost per record.
+  std::atomic<uint64_t>* progress = nullptr;
 };
 
 class Collector;
@@ -157,6 +165,7 @@ class Replayer final : public EventConsumer {
   uint64_t pinned_walk_held_ = 0;   // held at the last walk
   uint64_t pinned_walk_event_ = 0;  // records replayed then
   Sampler sampler_;
+  std::atomic<uint64_t>* progress_ = nullptr;  // MetricsOptions::progress
   std::optional<uint64_t> time_ns_;  // the last t record's
   double cpu_start_ = 0, cpu_seconds_ = 0;  // process CPU time at begin(), and from begin() to end()
   std::chrono::steady_clock::time_point start_{};

@@ -5,7 +5,9 @@
 // an explicit choice or the output's extension.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "traces/consumer.hpp"
@@ -60,5 +62,14 @@ namespace heaplay {
 // text: leading "#@" lines), read without going further. Commands that must
 // choose settings before replaying (the Python version) look here.
 Metadata leading_metadata(const std::string& path);
+
+}  // namespace heaplay
+
+namespace heaplay {
+
+// The number of records a complete native trace declares in its end block
+// (read from the file's last bytes, nothing else); nullopt for other formats,
+// truncated files and anything unreadable. Progress bars use it as a total.
+std::optional<uint64_t> recorded_event_count(const std::string& path);
 
 }  // namespace heaplay

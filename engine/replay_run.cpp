@@ -1,0 +1,70 @@
+// replay_run.cpp: one whole replay (replay_run.hpp).
+#include "engine/replay_run.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "engine/site_counts.hpp"
+#include "traces/error.hpp"
+#include "traces/pipeline.hpp"
+#include "traces/reader_thread.hpp"
+#include "traces/trace_io.hpp"
+
+namespace heaplay {
+
+StackSpec check_replay_job(const ReplayJob& job) {
+  StackSpec spec = parse_stack(job.stack);
+  parse_raw_kind(job.raw);
+  parse_touch(job.touch);
+  if (job.input == "-" && spec.has(LayerKind::Objspec)) {
+    Params probe;  // objspec.sites does not depend on the version
+    for (const std::string& s : job.sets) probe.set(s);
+    if (probe.objspec.sites > 0)
+      throw Error("objspec.sites needs a first pass over the trace, and standard input cannot be read twice; "
+                  "give a file (or objspec.sites=0)",
+                  kExitBadInput);
+  }
+  return spec;
+}
+
+ReplayResult replay_trace(const ReplayJob& job, const std::function<void(const Stack&)>& after) {
+  StackSpec spec = check_replay_job(job);
+  StackOptions options{parse_raw_kind(job.raw), parse_touch(job.touch)};
+  // The parameters: --python, else the version the trace was recorded with; then --set.
+  std::string note;
+  Params params = params_for_trace(leading_metadata(job.input), job.python, job.sets, &note);
+  if (!note.empty()) spdlog::warn("{}", note);
+  ReadOptions r;
+  r.lenient = job.lenient;
+  r.prefetch = job.threads == 2;
+  // objspec.sites: a first pass picks the most frequent site tags.
+  if (spec.has(LayerKind::Objspec) && params.objspec.sites > 0)
+    params.objspec.site_tags = top_sites(job.input, r, params.objspec.sites);
+  MetricsOptions metrics{job.samples, job.progress};
+  auto finish = [&](const Stack& stack, const Replayer& replayer) {
+    ReplayResult result = replayer.finish();
+    if (after) after(stack);
+    return result;
+  };
+  if (options.raw == RawKind::Glibc) {
+    // The real malloc heap is measured: read on a worker thread (its own glibc
+    // arena), replay on this one, whose arena is the sbrk heap a program uses.
+    ReaderThread reading([&] { return open_trace(job.input, r); });
+    Stack stack = build_stack(spec, params, options);
+    Replayer replayer(stack, params, options, metrics);
+    reading.run(replayer);
+    return finish(stack, replayer);
+  }
+  // Build the stack, then stream the trace through it.
+  Stack stack = build_stack(spec, params, options);
+  Replayer replayer(stack, params, options, metrics);
+  auto reader = open_trace(job.input, r);
+  if (job.threads == 2) {
+    PipelinedConsumer pipe(replayer);
+    reader->read(pipe);
+  } else {
+    reader->read(replayer);
+  }
+  return finish(stack, replayer);
+}
+
+}  // namespace heaplay

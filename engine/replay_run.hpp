@@ -1,0 +1,43 @@
+// replay_run.hpp: one whole replay, from a trace's path to its ReplayResult.
+//
+// What `heaplay replay` does between parsing its command line and rendering,
+// as one function, so that `heaplay compare` runs exactly the same code in
+// each of its worker processes: check the job, pick the parameters (--python,
+// the trace's recorded version, --set), the objspec.sites first pass, build
+// the stack, stream the trace through a Replayer, finish().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/replay.hpp"
+#include "engine/stack.hpp"
+
+namespace heaplay {
+
+struct ReplayJob {
+  std::string input;                // the trace's path ("-": standard input)
+  std::string stack = "pooled";     // a named stack or a composition (stack.hpp)
+  std::string python;               // "": the trace's version, else 3.11
+  std::vector<std::string> sets;    // KEY=VALUE, applied in order
+  std::string raw = "sim";          // sim | glibc
+  std::string touch = "none";       // none | first | all (raw glibc)
+  uint64_t samples = 1000;          // timeline rows at most
+  unsigned threads = 1;             // 2: read (and decompress) on a second thread
+  bool lenient = false;
+  std::atomic<uint64_t>* progress = nullptr;  // MetricsOptions::progress
+};
+
+// Checks what can be checked without reading the trace (the stack, raw and
+// touch names; objspec.sites on standard input). Throws Error (exit 2).
+StackSpec check_replay_job(const ReplayJob& job);
+
+// Runs the job. after(stack), when given, is called once the result is
+// finished (the stack's state is final then: --pymalloc-stats reads it).
+// Throws Error as reading and replaying do.
+ReplayResult replay_trace(const ReplayJob& job, const std::function<void(const Stack&)>& after = {});
+
+}  // namespace heaplay
