@@ -407,7 +407,8 @@ dl.param-grid div { display: flex; gap: 8px; min-width: 0; }
 dl.param-grid dt { flex: none; }
 dl.param-grid div.long { grid-column: span 2; }
 dl.param-grid dd { font-weight: normal; overflow-wrap: anywhere; word-break: normal; }
-#parameters th, #parameters td { padding: 1px 12px 1px 0; text-align: left; font-weight: normal; }
+#parameters th, #parameters td { padding: 1px 12px 1px 0; text-align: left; font-weight: normal; vertical-align: top; }
+#parameters td { max-width: 240px; overflow-wrap: anywhere; }
 #parameters thead th { font-weight: 600; }
 table.summary { width: 100%; font-size: 13px; }
 table.summary th, table.summary td { padding: 5px 8px; border-bottom: 1px solid #e6e6e6; white-space: nowrap; }
