@@ -98,12 +98,12 @@ Anomaly Lifetimes::link(SlotId src, SlotId dst) {
     ++ed.count;
   } else {
     uint32_t i;
-    if (!free_edges_.empty()) {
-      i = free_edges_.back();
-      free_edges_.pop_back();
+    if (nfree_edges_ != 0) {
+      i = free_edges_[--nfree_edges_];
     } else {
       i = static_cast<uint32_t>(edges_.size());
       edges_.emplace_back();
+      free_edges_.resize(edges_.size());
     }
     uint32_t& head = slots_[src.value].edge_head;
     edges_[i] = Edge{dst, 1, kNil, head};
@@ -126,7 +126,7 @@ Anomaly Lifetimes::unlink(const Event& e, EventBatch& out) {
     if (ed.prev != kNil) edges_[ed.prev].next = ed.next;
     else slots_[src.value].edge_head = ed.next;
     if (ed.next != kNil) edges_[ed.next].prev = ed.prev;
-    free_edges_.push_back(i);
+    free_edges_[nfree_edges_++] = i;
     edge_index_.erase(key);
   }
   out.push(e);  // e may be the batch's storage: read nothing from it after this
@@ -156,7 +156,7 @@ void Lifetimes::decref_to_zero(SlotId first, EventBatch& out) {
     for (uint32_t i = slots_[s.value].edge_head; i != kNil;) {
       Edge ed = edges_[i];
       edge_index_.erase(edge_key(s, ed.dst));
-      free_edges_.push_back(i);
+      free_edges_[nfree_edges_++] = i;
       uint64_t& rc = slots_[ed.dst.value].refcount;
       rc -= ed.count;
       if (rc == 0) work_.push_back(ed.dst);

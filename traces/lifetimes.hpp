@@ -109,7 +109,10 @@ class Lifetimes {
   uint64_t deaths_ = 0;
 
   std::vector<Edge> edges_;
+  // Released edges, LIFO, in free_edges_[0, nfree_edges_). As long as edges_,
+  // so a release never grows it (Fast's call-free unlink relies on that).
   std::vector<uint32_t> free_edges_;
+  uint32_t nfree_edges_ = 0;
   FlatMap edge_index_;  // (src, dst) -> index into edges_
 
   std::vector<SlotId> died_;
@@ -122,8 +125,8 @@ class Lifetimes {
 // as it stays a local whose address is never taken. As members those values
 // would be reloaded after every store into an event: the compiler cannot rule
 // out that the store aliases them. Rare paths (new slots, a death that drops
-// references, r/l/u/g/t/m, anomalies) hand the state back, run out of line
-// and reload it. The destructor hands it back for good.
+// many references, r/g/t/m, l/u that grow the edge index or kill what holds
+// references, anomalies) hand the state back, run out of line and reload it. The destructor hands it back for good.
 //
 // allocate/free/incref/decref build their events in the batch themselves,
 // from the values given, so no event is assembled elsewhere and copied (a
@@ -311,6 +314,133 @@ class Lifetimes::Fast {
     return true;
   }
 
+  // Call-free l and u for the common case, as the try_* calls above: both
+  // slots live objects; l of an existing edge, or of a new one when a
+  // released edge and room in the index are at hand (nothing grows); u that
+  // kills nothing, or only a destination that holds no references. Anything
+  // else returns false, changing nothing, for other().
+  [[gnu::always_inline]] bool try_link(SlotId src, SlotId dst) {
+    if ((src.value >= nslots_) | (dst.value >= nslots_) | record_deaths_) [[unlikely]] return false;
+    SlotInfo& si = slots_[src.value];
+    SlotInfo& di = slots_[dst.value];
+    if ((si.state != SlotState::Object) | (di.state != SlotState::Object) | (di.refcount >= kMaxRefcount))
+        [[unlikely]]
+      return false;
+    const uint64_t key = edge_key(src, dst);
+    if (const uint64_t* idx = lt_.edge_index_.find(key)) {
+      Edge& ed = lt_.edges_[*idx];
+      if (ed.count == UINT32_MAX) [[unlikely]] return false;
+      ++ed.count;
+    } else {
+      const uint32_t nfe = lt_.nfree_edges_;
+      if (nfe == 0) [[unlikely]] return false;
+      const uint32_t i = lt_.free_edges_[nfe - 1];
+      if (!lt_.edge_index_.try_put_new(key, i)) [[unlikely]] return false;
+      lt_.nfree_edges_ = nfe - 1;
+      Edge* edges = lt_.edges_.data();
+      const uint32_t head = si.edge_head;
+      edges[i] = Edge{dst, 1, kNil, head};
+      if (head != kNil) edges[head].prev = i;
+      si.edge_head = i;
+    }
+    ++di.refcount;
+    put_words(p_, static_cast<uint8_t>(EventKind::Link), src.value | uint64_t{dst.value} << 32, 0);
+    ++p_;
+    return true;
+  }
+  [[gnu::always_inline]] bool try_unlink(SlotId src, SlotId dst) {
+    if ((src.value >= nslots_) | (dst.value >= nslots_) | record_deaths_) [[unlikely]] return false;
+    SlotInfo& si = slots_[src.value];
+    SlotInfo& di = slots_[dst.value];
+    const bool death = di.refcount == 1;
+    if ((si.state != SlotState::Object) | (di.state != SlotState::Object) | (death & (di.edge_head != kNil)))
+        [[unlikely]]
+      return false;  // an anomaly, or a cascade
+    const uint64_t key = edge_key(src, dst);
+    const uint64_t* idx = lt_.edge_index_.find(key);
+    if (!idx) [[unlikely]] return false;  // no such edge
+    const uint32_t i = static_cast<uint32_t>(*idx);
+    Edge* edges = lt_.edges_.data();
+    Edge& ed = edges[i];
+    if (--ed.count == 0) {
+      if (ed.prev != kNil) edges[ed.prev].next = ed.next;
+      else si.edge_head = ed.next;
+      if (ed.next != kNil) edges[ed.next].prev = ed.prev;
+      lt_.free_edges_[lt_.nfree_edges_++] = i;
+      lt_.edge_index_.erase(key);
+    }
+    put_words(p_, static_cast<uint8_t>(EventKind::Unlink), src.value | uint64_t{dst.value} << 32, 0);
+    ++p_;
+    --di.refcount;
+    if (!death) return true;
+    put_words(p_, uint64_t{static_cast<uint8_t>(EventKind::Death)} | uint64_t{static_cast<uint8_t>(di.domain)} << 8 |
+                      uint64_t{di.type.value} << 32,
+              dst.value, di.size);
+    ++p_;
+    di.state = SlotState::Free;
+    free_[nfree_++] = dst;
+    ++deaths_;
+    return true;
+  }
+
+  // A - that kills an object holding references (which try_reference leaves
+  // to decref()), call-free when it is small: at most kMaxInlineEdges edges,
+  // none to itself, and whatever else dies of it holds no references. The
+  // events and their order are decref_to_zero()'s: the Decref, the object's
+  // Death, then the Deaths of what it held last, in reverse order of its edges.
+  static constexpr int kMaxInlineEdges = 8;
+  [[gnu::always_inline]] bool try_decref_cascade(SlotId s) {
+    if (s.value >= nslots_ || record_deaths_) [[unlikely]] return false;
+    SlotInfo& info = slots_[s.value];
+    if ((info.state != SlotState::Object) | (info.refcount != 1)) [[unlikely]] return false;
+    Edge* const edges = lt_.edges_.data();
+    int n = 0, dying = 0;
+    for (uint32_t i = info.edge_head; i != kNil; i = edges[i].next) {
+      const Edge& ed = edges[i];
+      const SlotInfo& d = slots_[ed.dst.value];
+      if ((++n > kMaxInlineEdges) | (ed.dst.value == s.value) | (d.refcount < ed.count)) return false;
+      if (d.refcount == ed.count) {
+        if (d.edge_head != kNil) return false;  // a longer cascade
+        ++dying;
+      }
+    }
+    if (end_ - p_ <= 2 + dying) return false;  // never leave the batch full
+    put_words(p_, static_cast<uint8_t>(EventKind::Decref), s.value, 0);
+    put_words(p_ + 1,
+              uint64_t{static_cast<uint8_t>(EventKind::Death)} | uint64_t{static_cast<uint8_t>(info.domain)} << 8 |
+                  uint64_t{info.type.value} << 32,
+              s.value, info.size);
+    p_ += 2;
+    info.refcount = 0;
+    uint32_t died[kMaxInlineEdges];
+    int ndied = 0;
+    for (uint32_t i = info.edge_head; i != kNil;) {
+      const Edge ed = edges[i];
+      lt_.edge_index_.erase(edge_key(s, ed.dst));
+      lt_.free_edges_[lt_.nfree_edges_++] = i;
+      uint64_t& rc = slots_[ed.dst.value].refcount;
+      rc -= ed.count;
+      if (rc == 0) died[ndied++] = ed.dst.value;
+      i = ed.next;
+    }
+    info.edge_head = kNil;
+    info.state = SlotState::Free;
+    free_[nfree_++] = s;
+    while (ndied > 0) {
+      const uint32_t d = died[--ndied];
+      SlotInfo& di = slots_[d];
+      put_words(p_,
+                uint64_t{static_cast<uint8_t>(EventKind::Death)} | uint64_t{static_cast<uint8_t>(di.domain)} << 8 |
+                    uint64_t{di.type.value} << 32,
+                d, di.size);
+      ++p_;
+      di.state = SlotState::Free;
+      free_[nfree_++] = SlotId{d};
+    }
+    deaths_ += 1 + dying;
+    return true;
+  }
+
   // Any other record (r, l, u, g, t, m), out of line; e is copied into the batch.
   Anomaly other(Event& e) {
     store();
@@ -331,9 +461,8 @@ class Lifetimes::Fast {
   }
   // Every field written: no zeroing first. The caller sees to the batch's room.
   // An event from its words: kind, domain, flags, reserved (0), str | slot,
-  // dst (none) | size | old_size (0).
-  [[gnu::always_inline]] static void put_words(Event* e, uint64_t head, uint32_t slot, uint64_t size) {
-    const uint64_t ids = slot;
+  // dst (ids: slot | dst << 32) | size | old_size (0).
+  [[gnu::always_inline]] static void put_words(Event* e, uint64_t head, uint64_t ids, uint64_t size) {
     std::memcpy(reinterpret_cast<char*>(e), &head, 8);
     std::memcpy(reinterpret_cast<char*>(e) + 8, &ids, 8);
     e->size = size;

@@ -201,7 +201,8 @@ constexpr HotOps kHotOps = [] {
 // The hot loop: the common opcodes (a, o, f, +, - and the fused pairs), as
 // long as each one stays on Lifetimes::Fast's call-free path and its varints
 // are short. It stops at the first opcode it cannot take that way and returns
-// with the cursor there, nothing of that opcode consumed; step() takes it.
+// with the cursor there, nothing of that opcode consumed; run_graph() or
+// step() takes it.
 // Nothing in here calls anything, so the loop's state stays in registers.
 // V1: version 1 frames (slot fields as varints against a base that
 // allocations move too), one switch case a kind; otherwise slot fields come
@@ -278,6 +279,30 @@ template <bool V1>
     }
   }
   cur = c;
+}
+
+// Version 2's reference graph records where run_hot() stopped: l, u, and a
+// - that kills an object holding references, on Lifetimes::Fast's call-free
+// paths (try_link, try_unlink, try_decref_cascade). Returns whether it took
+// the opcode at c.op (then c is past it); if not, nothing changed and step()
+// takes it. Kept out of run_hot(): inside, their code crowded the common
+// kinds' state out of the registers.
+[[gnu::noinline]] bool run_graph(Cursor& c, Lifetimes& lifetimes, EventBatch& batch) {
+  Lifetimes::Fast lt(lifetimes, batch);
+  if (!lt.room()) return false;
+  const uint8_t o = *c.op;
+  const SlotId a{c.slot[0]}, b{c.slot[1]};  // in range: kSlotLookahead fields follow the last
+  bool took;
+  switch (o) {
+    case kOpLink: took = lt.try_link(a, b); break;
+    case kOpUnlink: took = lt.try_unlink(a, b); break;
+    case kOpDecref: took = lt.try_decref_cascade(a); break;
+    default: return false;
+  }
+  if (!took) return false;
+  c.slot += o == kOpDecref ? 1 : 2;
+  ++c.op;
+  return true;
 }
 
 // Slots are zigzag deltas from the previous one; unsigned arithmetic, so a
@@ -730,10 +755,10 @@ void NativeReader::decode_frame(const Unpacked& u, EventBatch& batch, ReadSummar
 }
 
 // Decodes and applies a frame's opcodes; returns the number of records
-// dropped (lenient). The hot loop takes what it can; whatever stops it (a
-// rare kind, a new slot, a cascade, a long varint, a nearly full batch, an
-// anomaly or damage) goes through step(), one opcode, and the hot loop
-// carries on after it.
+// dropped (lenient). The hot loop takes what it can; whatever stops it goes
+// through run_graph() if it is a common l, u or small cascade (version 2),
+// else through step() (a rare kind, a new slot, a long varint, a nearly full
+// batch, an anomaly or damage), one opcode, and the hot loop carries on after it.
 uint32_t NativeReader::decode_events(uint64_t at, uint64_t nops, const uint8_t* const* stream, EventBatch& batch,
                                      ReadSummary& s) {
   const uint8_t* const end = stream[kOps] + nops;
@@ -745,6 +770,7 @@ uint32_t NativeReader::decode_events(uint64_t at, uint64_t nops, const uint8_t* 
     if (version_ == 1) run_hot<true>(c, end, *lifetimes_, batch, file_strings_.data(), file_strings_.size());
     else run_hot<false>(c, end, *lifetimes_, batch, file_strings_.data(), file_strings_.size());
     if (c.op == end) break;
+    if (version_ != 1 && run_graph(c, *lifetimes_, batch)) continue;
     dropped += step(at, c, batch, s);
   }
   return dropped;
