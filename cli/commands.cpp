@@ -19,6 +19,7 @@
 #include "engine/stack.hpp"
 #include "reports/compare_report.hpp"
 #include "reports/format.hpp"
+#include "reports/progress.hpp"
 #include "reports/pymalloc_stats.hpp"
 #include "reports/render_html.hpp"
 #include "reports/replay_report.hpp"
@@ -112,8 +113,17 @@ int run_replay(const Options& o) {
     throw Error(fmt::format("--pymalloc-stats needs a stack with the pooled layer (stack {})", spec.name()));
   if (!o.pymalloc_stats.empty()) refuse_same_file(o.input, o.pymalloc_stats);
   if (!o.html.empty()) refuse_same_file(o.input, o.html);
+  // The progress bar: on a terminal only, drawn from the Replayer's counter
+  // by a small thread, erased before anything else is written.
+  std::atomic<uint64_t> done{0};
+  std::optional<ProgressThread> bar;
+  if (!o.no_progress && o.verbosity >= 0 && isatty(2)) {
+    job.progress = &done;
+    bar.emplace(done, o.input == "-" ? std::nullopt : recorded_event_count(o.input));
+  }
   // Replay; pymalloc's own view (--pymalloc-stats) from the finished stack.
   ReplayResult result = replay_trace(job, [&](const Stack& stack) {
+    if (bar) bar->stop();  // before --pymalloc-stats and any warning after the replay
     if (o.pymalloc_stats.empty()) return;
     const auto* pooled = dynamic_cast<const PooledLayer*>(stack.find(LayerKind::Pooled));
     AtomicFile out(o.pymalloc_stats);

@@ -1,12 +1,15 @@
 // main.cpp: heaplay's entry point: parse the command line, run, report errors once.
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <exception>
+#include <memory>
+#include <mutex>
 
 #include "cli/options.hpp"
+#include "reports/progress.hpp"
 #include "traces/error.hpp"
 
 namespace {
@@ -52,8 +55,20 @@ void add_stack_options(CLI::App* cmd, heaplay::cli::Options& o) {
       ->default_val("none");
 }
 
+// Log lines to stderr, a progress bar's line erased first (reports/progress.hpp).
+class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t text;
+    formatter_->format(msg, text);
+    heaplay::progress_write_log(std::string_view(text.data(), text.size()));
+  }
+  void flush_() override {}
+};
+
 void setup_logging(int verbosity) {
-  auto logger = spdlog::stderr_logger_st("heaplay");
+  auto logger = std::make_shared<spdlog::logger>("heaplay", std::make_shared<StderrSink>());
+  spdlog::register_logger(logger);
   logger->set_pattern("heaplay: %l: %v");
   logger->set_level(verbosity >= 2   ? spdlog::level::trace
                     : verbosity == 1 ? spdlog::level::debug
@@ -93,6 +108,7 @@ int main(int argc, char** argv) {
       ->default_val(1000);
   replay->add_option("--html", o.html,
                      "Also write a self-contained HTML report (charts and the summary) to PATH (docs/html-report.md)");
+  replay->add_flag("--no-progress", o.no_progress, "No progress bar on stderr (it is drawn only on a terminal)");
   add_report_options(replay, o, "replay");
 
   auto* compare = app.add_subcommand(

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "reports/progress.hpp"
 #include "traces/error.hpp"
 
 namespace heaplay::cli {
@@ -91,56 +92,26 @@ std::string failure(int status, const std::string& log) {
   return fmt::format("exited with status {}", WIFEXITED(status) ? WEXITSTATUS(status) : status);
 }
 
-std::string clock_text(double seconds) {
-  auto s = static_cast<uint64_t>(seconds + 0.5);
-  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
-}
-
-std::string short_count(double v) {
-  if (v >= 1e9) return fmt::format("{:.1f}G", v / 1e9);
-  if (v >= 1e6) return fmt::format("{:.1f}M", v / 1e6);
-  if (v >= 1e3) return fmt::format("{:.1f}k", v / 1e3);
-  return fmt::format("{:.0f}", v);
-}
-
+// The bar over all tasks: their counters summed, the stacks finished after it.
 class Bar {
  public:
   Bar(const ProgressOptions& o, size_t tasks, const std::atomic<uint64_t>* counters)
-      : o_(o), tasks_(tasks), counters_(counters), start_(std::chrono::steady_clock::now()) {}
+      : o_(o), tasks_(tasks), counters_(counters), bar_(o.show) {}
   void draw(size_t finished) {
     if (!o_.show) return;
-    auto now = std::chrono::steady_clock::now();
-    if (drawn_ && now - last_ < std::chrono::milliseconds(200)) return;
-    last_ = now;
-    drawn_ = true;
     double done = 0;
     for (size_t i = 0; i < tasks_; ++i) done += static_cast<double>(counters_[i].load(std::memory_order_relaxed));
-    double seconds = std::chrono::duration<double>(now - start_).count();
-    double rate = seconds > 0 ? done / seconds : 0;
-    std::string line;
-    if (o_.task_total && *o_.task_total > 0) {
-      double total = static_cast<double>(*o_.task_total) * static_cast<double>(tasks_);
-      double share = std::min(1.0, done / total);
-      constexpr int kWidth = 24;
-      int filled = static_cast<int>(share * kWidth);
-      line = fmt::format("[{}{}] {:3.0f}% {}/{} events, {}/s, {} left", std::string(filled, '#'),
-                         std::string(kWidth - filled, ' '), share * 100, short_count(done), short_count(total),
-                         short_count(rate), rate > 0 ? clock_text((total - std::min(done, total)) / rate) : "?");
-    } else {
-      line = fmt::format("{} events, {}/s, {} elapsed", short_count(done), short_count(rate), clock_text(seconds));
-    }
-    write_stderr(fmt::format("\r\033[K{} ({}/{} stacks done)", line, finished, tasks_));
+    std::optional<double> total;
+    if (o_.task_total) total = static_cast<double>(*o_.task_total) * static_cast<double>(tasks_);
+    bar_.draw(done, total, fmt::format(" ({}/{} stacks done)", finished, tasks_));
   }
-  void clear() {
-    if (o_.show && drawn_) write_stderr("\r\033[K");
-  }
+  void clear() { bar_.clear(); }
 
  private:
   ProgressOptions o_;
   size_t tasks_;
   const std::atomic<uint64_t>* counters_;
-  std::chrono::steady_clock::time_point start_, last_{};
-  bool drawn_ = false;
+  ProgressBar bar_;
 };
 
 }  // namespace

@@ -97,6 +97,12 @@ struct Metrics {
   double cpu_seconds = 0;       // CPU time (user + system) of the whole process from begin() to end():
                                 // the replay and the reading and decoding, all threads
   double ns_per_event = 0;      // replay_seconds * 1e9 / events
+  // Sampled timing of the stack's calls (metrics.md): every K-th allocate of
+  // an a record and every K-th release of an f record, clocked, less the
+  // calibrated cost of an empty timed region; 0 without samples.
+  double ns_per_alloc = 0, ns_per_free = 0;
+  uint64_t alloc_samples = 0, free_samples = 0;  // calls timed
+  double timer_overhead_ns = 0;  // the empty timed region's median, subtracted
   double gc_share = 0;          // gc.seconds / replay_seconds, in percent (0 without gc)
   std::vector<Sample> timeline;  // at most the sampler's limit, the final state last
   std::vector<SizeClassReport> size_classes;  // pooled: classes with requests, ascending

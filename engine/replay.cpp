@@ -30,6 +30,23 @@ double process_cpu_seconds() {
   return seconds(u.ru_utime) + seconds(u.ru_stime);
 }
 
+using Clock = std::chrono::steady_clock;
+
+uint64_t clock_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
+}
+
+// The cost of an empty timed region (two clock reads), the median of many.
+double empty_region_ns() {
+  std::array<uint64_t, 255> d{};
+  for (uint64_t& x : d) {
+    const uint64_t t0 = clock_ns();
+    x = clock_ns() - t0;
+  }
+  std::nth_element(d.begin(), d.begin() + d.size() / 2, d.end());
+  return static_cast<double>(d[d.size() / 2]);
+}
+
 }  // namespace
 
 Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& options, const MetricsOptions& metrics)
@@ -40,7 +57,11 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
       meter_(stack.meter()),
       has_rss_(options.raw == RawKind::Glibc),
       sampler_(metrics.samples),
-      progress_(metrics.progress) {
+      progress_(metrics.progress),
+      time_every_(std::max<uint32_t>(1, metrics.time_every)),
+      alloc_countdown_(time_every_),
+      free_countdown_(time_every_),
+      timer_overhead_ns_(empty_region_ns()) {
   pooled_ = dynamic_cast<const PooledLayer*>(stack.find(LayerKind::Pooled));
   if (auto* gc_layer = dynamic_cast<GcLayer*>(&top_)) {
     gc_ = &gc_layer->collector();
@@ -76,6 +97,22 @@ void Replayer::keep_block(const Event& e) {
 }
 
 void Replayer::take_sample() { sampler_.add(sample()); }
+
+void Replayer::timed_alloc(const Event& e) {
+  const uint64_t t0 = clock_ns();
+  const Block b = mem_.allocate(Request{e.size, e.str, e.domain});
+  alloc_ns_ += clock_ns() - t0;
+  ++alloc_timed_;
+  blocks_[e.slot.value] = b;
+}
+
+void Replayer::timed_free(const Event& e) {
+  const Block b = blocks_[e.slot.value];
+  const uint64_t t0 = clock_ns();
+  mem_.release(b, Request{e.size, e.str, e.domain});
+  free_ns_ += clock_ns() - t0;
+  ++free_timed_;
+}
 
 void Replayer::new_live_peak(uint64_t live, uint64_t held) {
   (void)live;
@@ -122,6 +159,7 @@ void Replayer::events(std::span<const Event> batch) {
   // 2^64 in kChunk records), 128-bit across.
   constexpr size_t kChunk = 4096;
   uint64_t records = records_, next_sample = sampler_.next();
+  uint32_t alloc_countdown = alloc_countdown_, free_countdown = free_countdown_;
   uint64_t live_peak = live_sum_.peak, allocated_peak = allocated_sum_.peak, held_peak = held_sum_.peak;
   for (size_t from = 0; from < batch.size(); from += kChunk) {
     uint64_t live_sum = 0, allocated_sum = 0, held_sum = 0;
@@ -129,7 +167,12 @@ void Replayer::events(std::span<const Event> batch) {
       switch (e.kind) {
         case EventKind::Alloc: {
           blocks_.ensure(e.slot.value);
-          blocks_[e.slot.value] = mem_.allocate(Request{e.size, e.str, e.domain});
+          if (--alloc_countdown == 0) [[unlikely]] {
+            alloc_countdown = time_every_;
+            timed_alloc(e);
+          } else {
+            blocks_[e.slot.value] = mem_.allocate(Request{e.size, e.str, e.domain});
+          }
           ++result_.allocs;
           ++live_blocks_;
           live_.add(e.size);
@@ -141,7 +184,12 @@ void Replayer::events(std::span<const Event> batch) {
             keep_block(e);  // no collector here freed it: it stays live
             break;
           }
-          mem_.release(blocks_[e.slot.value], Request{e.size, e.str, e.domain});
+          if (--free_countdown == 0) [[unlikely]] {
+            free_countdown = time_every_;
+            timed_free(e);
+          } else {
+            mem_.release(blocks_[e.slot.value], Request{e.size, e.str, e.domain});
+          }
           --live_blocks_;
           live_.now -= e.size;
           break;
@@ -199,6 +247,8 @@ void Replayer::events(std::span<const Event> batch) {
     held_sum_.sum += held_sum;
   }
   records_ = records;
+  alloc_countdown_ = alloc_countdown;
+  free_countdown_ = free_countdown;
   live_sum_.peak = live_peak;
   allocated_sum_.peak = allocated_peak;
   held_sum_.peak = held_peak;
@@ -315,6 +365,15 @@ void Replayer::finish_metrics(ReplayResult& r, const Sample& last, uint64_t raw_
 
   m.cpu_seconds = cpu_seconds_;
   m.ns_per_event = n ? r.replay_seconds * 1e9 / static_cast<double>(n) : 0;
+  // Sampled per-call times, less the empty region's cost (never below 0).
+  auto per_call = [&](uint64_t ns, uint64_t calls) {
+    return calls ? std::max(0.0, static_cast<double>(ns) / static_cast<double>(calls) - timer_overhead_ns_) : 0.0;
+  };
+  m.ns_per_alloc = per_call(alloc_ns_, alloc_timed_);
+  m.ns_per_free = per_call(free_ns_, free_timed_);
+  m.alloc_samples = alloc_timed_;
+  m.free_samples = free_timed_;
+  m.timer_overhead_ns = timer_overhead_ns_;
   m.gc_share = r.has_gc && r.replay_seconds > 0 ? 100 * r.gc.seconds / r.replay_seconds : 0;
 }
 

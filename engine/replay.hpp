@@ -110,6 +110,10 @@ struct MetricsOptions {
   // `heaplay compare` shows its progress bar from it (a counter in memory
   // shared with the parent process). One store per batch: no cost per record.
   std::atomic<uint64_t>* progress = nullptr;
+  // Time every K-th allocation (a) and every K-th free (f) in the stack
+  // (Metrics::ns_per_alloc, ns_per_free); at least 1.
+  uint32_t time_every = kTimeEvery;
+  static constexpr uint32_t kTimeEvery = 128;
 };
 
 class Collector;
@@ -135,6 +139,9 @@ class Replayer final : public EventConsumer {
   [[gnu::noinline]] void new_live_peak(uint64_t live, uint64_t held);
   [[gnu::noinline]] void new_held_peak(uint64_t live, uint64_t held);
   [[gnu::noinline]] void take_sample();
+  // The sampled timings: one allocate or release, clocked.
+  [[gnu::noinline]] void timed_alloc(const Event& e);
+  [[gnu::noinline]] void timed_free(const Event& e);
   Sample sample() const;  // the state now (reads RSS with raw glibc)
   // r.metrics from the running figures; last: the final state, raw_free: the
   // raw layer's free bytes, both measured before finish() allocated.
@@ -166,6 +173,11 @@ class Replayer final : public EventConsumer {
   uint64_t pinned_walk_event_ = 0;  // records replayed then
   Sampler sampler_;
   std::atomic<uint64_t>* progress_ = nullptr;  // MetricsOptions::progress
+  // Sampled timing: countdowns to the next timed call, the sums of the timed
+  // regions (ns, overhead included) and the calibrated empty region.
+  uint32_t time_every_ = 1, alloc_countdown_ = 1, free_countdown_ = 1;
+  uint64_t alloc_ns_ = 0, free_ns_ = 0, alloc_timed_ = 0, free_timed_ = 0;
+  double timer_overhead_ns_ = 0;
   std::optional<uint64_t> time_ns_;  // the last t record's
   double cpu_start_ = 0, cpu_seconds_ = 0;  // process CPU time at begin(), and from begin() to end()
   std::chrono::steady_clock::time_point start_{};

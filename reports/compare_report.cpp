@@ -101,6 +101,13 @@ std::vector<Column> make_columns() {
   real("replay_seconds", 6, [](const ReplayResult& r) { return r.replay_seconds; });
   real("events_per_second", 0, [](const ReplayResult& r) { return r.events_per_second; });
   real("cpu_seconds", 6, [](const ReplayResult& r) { return r.metrics.cpu_seconds; });
+  // Sampled per-call times (replay's ns_per_alloc, ns_per_free): empty without a timed call.
+  when("mean_alloc_ns", [](const ReplayResult& r) { return r.metrics.alloc_samples > 0; },
+       [](const ReplayResult& r) { return fixed(r.metrics.ns_per_alloc, 2); });
+  when("mean_free_ns", [](const ReplayResult& r) { return r.metrics.free_samples > 0; },
+       [](const ReplayResult& r) { return fixed(r.metrics.ns_per_free, 2); });
+  count("alloc_timed_calls", [](const ReplayResult& r) { return r.metrics.alloc_samples; });
+  count("free_timed_calls", [](const ReplayResult& r) { return r.metrics.free_samples; });
   return c;
 }
 
@@ -185,7 +192,9 @@ std::string render_table(const std::string& trace, const std::vector<CompareRow>
            {"gc runs", Align::Right},
            {"fl hits", Align::Right},
            {"events/s", Align::Right},
-           {"cpu s", Align::Right}});
+           {"cpu s", Align::Right},
+           {"ns/alloc", Align::Right},
+           {"ns/free", Align::Right}});
   size_t stack_width = display_width("stack");
   for (const CompareRow& row : rows)
     if (row.result) stack_width = std::max(stack_width, display_width(printable(row.stack)));
@@ -206,7 +215,8 @@ std::string render_table(const std::string& trace, const std::vector<CompareRow>
                fixed(Fragmentation::share(f.raw_bytes, f.held_bytes), 1),
                r.has_gc ? decimal(r.gc.collections[0] + r.gc.collections[1] + r.gc.collections[2]) : "-",
                r.has_objspec ? decimal(r.freelist_hits) : "-", fixed(r.events_per_second, 0),
-               fixed(m.cpu_seconds, 2)});
+               fixed(m.cpu_seconds, 2), m.alloc_samples ? fixed(m.ns_per_alloc, 1) : "-",
+               m.free_samples ? fixed(m.ns_per_free, 1) : "-"});
   }
   t.render(out);
   return out;

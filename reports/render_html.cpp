@@ -65,8 +65,18 @@ void footprint_chart(std::string& out, std::span<const ReplayResult> runs) {
   auto px = [&](double e) { return left + plot_w * e / xmax; };
   auto py = [&](double b) { return top + plot_h - plot_h * b / ymax; };
 
+  // Live is the program's view, the same on every stack of one trace: when
+  // every stack's live series is identical (two stacks or more), one
+  // dark-grey dashed line for all of them, else one per stack.
+  auto live_series = [](const ReplayResult& r) {
+    std::vector<std::pair<uint64_t, uint64_t>> v;
+    for (const Sample& s : r.metrics.timeline) v.emplace_back(s.event, s.live);
+    return v;
+  };
+  bool shared_live = runs.size() >= 2 && !runs[0].metrics.timeline.empty();
+  for (size_t i = 1; shared_live && i < runs.size(); ++i) shared_live = live_series(runs[i]) == live_series(runs[0]);
   constexpr int per_row = 4;
-  const size_t legend_rows = (runs.size() + per_row - 1) / per_row;
+  const size_t legend_rows = (runs.size() + (shared_live ? 1 : 0) + per_row - 1) / per_row;
   const double legend_top = top + plot_h + 56;
   const double height = legend_top + 22.0 * static_cast<double>(std::max<size_t>(legend_rows, 1)) + 6;
   open_svg(out, "chart-footprint", height, "Held and live bytes over the replay",
@@ -85,33 +95,53 @@ void footprint_chart(std::string& out, std::span<const ReplayResult> runs) {
   text(out, left + plot_w / 2, top + plot_h + 40, "middle", "events replayed", "axis-title");
   out += fmt::format("<text x=\"18\" y=\"{}\" text-anchor=\"middle\" class=\"axis-title\" transform=\"rotate(-90 18 {})\">bytes</text>\n",
                      coord(top + plot_h / 2), coord(top + plot_h / 2));
-  // One polyline per stack and series: held solid, live dashed.
+  // One polyline per stack and series: held solid, live dashed (or shared).
+  constexpr const char* kSharedColour = "#555555";
+  auto polyline = [&](const ReplayResult& r, bool held, const std::string& stack, const std::string& colour,
+                      const std::string& title) {
+    std::string points;
+    for (const Sample& s : r.metrics.timeline) {
+      if (!points.empty()) points += ' ';
+      points += coord(px(static_cast<double>(s.event))) + "," + coord(py(static_cast<double>(held ? s.held : s.live)));
+    }
+    const char* series = held ? "held" : "live";
+    out += fmt::format(
+        "<polyline class=\"series {0}\" data-stack=\"{1}\" data-series=\"{0}\" stroke=\"{2}\"{3} points=\"{4}\">"
+        "<title>{5}: {0} bytes</title></polyline>\n",
+        series, stack, colour, held ? "" : " stroke-dasharray=\"7 4\"", points, title);
+  };
   bool any = false;
   for (size_t i = 0; i < runs.size(); ++i) {
     const ReplayResult& r = runs[i];
     if (r.metrics.timeline.empty()) continue;
     any = true;
-    for (const char* series : {"held", "live"}) {
-      bool held = series[0] == 'h';
-      std::string points;
-      for (const Sample& s : r.metrics.timeline) {
-        if (!points.empty()) points += ' ';
-        points += coord(px(static_cast<double>(s.event))) + "," +
-                  coord(py(static_cast<double>(held ? s.held : s.live)));
-      }
-      out += fmt::format(
-          "<polyline class=\"series {0}\" data-stack=\"{1}\" data-series=\"{0}\" stroke=\"{2}\"{3} points=\"{4}\">"
-          "<title>{1}: {0} bytes</title></polyline>\n",
-          series, escape(r.stack), stack_colour(i), held ? "" : " stroke-dasharray=\"7 4\"", points);
-    }
+    polyline(r, true, escape(r.stack), stack_colour(i), escape(r.stack));
+    if (!shared_live) polyline(r, false, escape(r.stack), stack_colour(i), escape(r.stack));
   }
+  if (shared_live) polyline(runs[0], false, "*", kSharedColour, "every stack");
   if (!any) text(out, left + plot_w / 2, top + plot_h / 2, "middle", "no timeline samples", "note");
-  // Legend: per stack, a solid and a dashed swatch.
-  for (size_t i = 0; i < runs.size(); ++i) {
+  // Legend: per stack, a solid and a dashed swatch; with one shared live
+  // line, a solid swatch per stack and one dashed entry for the live line.
+  const size_t entries = runs.size() + (shared_live ? 1 : 0);
+  for (size_t i = 0; i < entries; ++i) {
     double x = left + 260.0 * static_cast<double>(i % per_row);
     double y = legend_top + 22.0 * static_cast<double>(i / per_row);
+    if (i == runs.size()) {
+      out += "<g class=\"legend-entry\" data-stack=\"*\">";
+      out += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"swatch\" stroke=\"{}\" stroke-dasharray=\"7 4\"/>",
+                         coord(x), coord(y), coord(x + 48), coord(y), kSharedColour);
+      out += fmt::format("<text x=\"{}\" y=\"{}\">live (every stack)</text></g>\n", coord(x + 56), coord(y + 4));
+      continue;
+    }
     std::string c = stack_colour(i);
     out += fmt::format("<g class=\"legend-entry\" data-stack=\"{}\">", escape(runs[i].stack));
+    if (shared_live) {
+      out += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"swatch\" stroke=\"{}\"/>", coord(x),
+                         coord(y), coord(x + 48), coord(y), c);
+      out += fmt::format("<text x=\"{}\" y=\"{}\">{} <tspan class=\"muted\">held</tspan></text></g>\n",
+                         coord(x + 56), coord(y + 4), escape(runs[i].stack));
+      continue;
+    }
     out += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"swatch\" stroke=\"{}\"/>", coord(x),
                        coord(y), coord(x + 22), coord(y), c);
     out += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"swatch\" stroke=\"{}\" stroke-dasharray=\"7 4\"/>",

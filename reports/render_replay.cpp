@@ -87,6 +87,11 @@ void add_metrics(std::vector<Figure>& f, const ReplayResult& r) {
   // Timing last: it is the only part that varies from run to run.
   f.push_back(dbl("cpu_seconds", m.cpu_seconds, 6));
   f.push_back(dbl("ns_per_event", m.ns_per_event, 2));
+  f.push_back(dbl("ns_per_alloc", m.ns_per_alloc, 2));
+  f.push_back(dbl("ns_per_free", m.ns_per_free, 2));
+  f.push_back(num("alloc_timed_calls", m.alloc_samples));
+  f.push_back(num("free_timed_calls", m.free_samples));
+  f.push_back(dbl("timer_overhead_ns", m.timer_overhead_ns, 1));
   if (r.has_gc) f.push_back(dbl("gc.share_percent", m.gc_share, 2));
 }
 

@@ -134,6 +134,11 @@ void put_metrics(Out& o, const Metrics& m) {
   o.u64(m.pinned_walk_event);
   o.f64(m.cpu_seconds);
   o.f64(m.ns_per_event);
+  o.f64(m.ns_per_alloc);
+  o.f64(m.ns_per_free);
+  o.u64(m.alloc_samples);
+  o.u64(m.free_samples);
+  o.f64(m.timer_overhead_ns);
   o.f64(m.gc_share);
   o.u64(m.timeline.size());
   for (const Sample& s : m.timeline) {
@@ -182,6 +187,11 @@ Metrics get_metrics(In& in) {
   m.pinned_walk_event = in.u64();
   m.cpu_seconds = in.f64();
   m.ns_per_event = in.f64();
+  m.ns_per_alloc = in.f64();
+  m.ns_per_free = in.f64();
+  m.alloc_samples = in.u64();
+  m.free_samples = in.u64();
+  m.timer_overhead_ns = in.f64();
   m.gc_share = in.f64();
   m.timeline.resize(in.count(50, "timeline"));
   for (Sample& s : m.timeline) {

@@ -57,6 +57,11 @@ ReplayResult full_result() {
   m.pinned_walk_event = next();
   m.cpu_seconds = real();
   m.ns_per_event = real();
+  m.ns_per_alloc = real();
+  m.ns_per_free = real();
+  m.alloc_samples = next();
+  m.free_samples = next();
+  m.timer_overhead_ns = real();
   m.gc_share = real();
   m.timeline = {{next(), std::nullopt, next(), next(), next(), std::nullopt, next(), next()},
                 {next(), next(), next(), next(), next(), next(), next(), next()}};
@@ -67,8 +72,8 @@ ReplayResult full_result() {
 TEST(ReplayWire, RoundTripsEveryField) {
 #if defined(__x86_64__) && defined(__GLIBCXX__)
   // A new field changes these sizes: encode it (replay_wire.cpp), then update them.
-  static_assert(sizeof(ReplayResult) == 880);
-  static_assert(sizeof(Metrics) == 376);
+  static_assert(sizeof(ReplayResult) == 920);
+  static_assert(sizeof(Metrics) == 416);
   static_assert(sizeof(GcSummary) == 72 && sizeof(FreeListReport) == 104 && sizeof(LayerReport) == 56);
   static_assert(sizeof(Sample) == 80 && sizeof(SizeClassReport) == 64 && sizeof(PinnedArenas) == 24);
 #endif
@@ -117,7 +122,9 @@ TEST(ReplayWire, RejectsCorruptLengthsInsideAValidFrame) {
   EXPECT_THROW(decode_replay_result(frame_replay_wire(eb)), Error);
   // Another version.
   std::string v2 = wire;
-  v2[4] = 2;
+  v2[4] = static_cast<char>(kReplayWireVersion + 1);
+  EXPECT_THROW(decode_replay_result(v2), Error);
+  v2[4] = 1;  // before the sampled ns_per_alloc and ns_per_free
   EXPECT_THROW(decode_replay_result(v2), Error);
 }
 

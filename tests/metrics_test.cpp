@@ -8,6 +8,7 @@
 // with a 48-byte header, arenas 1 MiB with one pool lost to alignment, and
 // the first arena also makes the arena table (768 bytes, a 784-byte chunk),
 // so a pooled stack holds 1048576 + 135168 = 1183744 bytes from its first block.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -28,13 +29,15 @@ using testing::temp_path;
 using testing::write_file;
 
 ReplayResult replay(const std::string& text, const std::string& stack, uint64_t samples = 1000,
-                    RawKind raw = RawKind::Sim) {
+                    RawKind raw = RawKind::Sim, uint32_t time_every = MetricsOptions::kTimeEvery) {
   const std::string path = temp_path("metrics_test.trace");
   write_file(path, text);
   const Params params = params_for(kDefaultPython);
   const StackOptions options{raw, Touch::None};
   Stack s = build_stack(parse_stack(stack), params, options);
-  Replayer replayer(s, params, options, MetricsOptions{samples});
+  MetricsOptions metrics{samples};
+  metrics.time_every = time_every;
+  Replayer replayer(s, params, options, metrics);
   open_trace(path)->read(replayer);
   for (const auto& layer : s.layers()) EXPECT_TRUE(layer->is_valid()) << layer->name();
   return replayer.finish();
@@ -336,9 +339,57 @@ TEST(Metrics, FilesHaveTheirHeaders) {
                         "frag.other_bytes,frag.internal_percent,frag.raw_percent,frag.other_percent,"
                         "jw1_overhead_percent,jw2_overhead_percent,jw3_overhead_percent,jw4_overhead_percent,"
                         "held_at_peak_live_bytes,live_at_peak_held_bytes,peak_live_event,peak_held_event,"
-                        "cpu_seconds,ns_per_event,raw.mallocs,"),
+                        "cpu_seconds,ns_per_event,ns_per_alloc,ns_per_free,alloc_timed_calls,free_timed_calls,"
+                        "timer_overhead_ns,raw.mallocs,"),
             std::string::npos)
       << header;
+}
+
+// n allocations of varied sizes, then frees of the first `frees` of them.
+std::string alloc_free_trace(int n, int frees) {
+  std::string t;
+  for (int i = 1; i <= n; ++i) t += fmt::format("a {} {}\n", i, 16 + (i * 37) % 700);
+  for (int i = 1; i <= frees; ++i) t += fmt::format("f {}\n", i);
+  return t;
+}
+
+TEST(Metrics, SampledTimesPerAllocationAndFree) {
+  // Every 128th a and every 128th f is timed: the counts follow from the trace alone.
+  const std::string text = alloc_free_trace(20000, 15000);
+  for (const char* stack : {"raw", "pooled"}) {
+    const ReplayResult r = replay(text, stack);
+    const Metrics& m = r.metrics;
+    EXPECT_EQ(m.alloc_samples, 20000u / 128) << stack;
+    EXPECT_EQ(m.free_samples, 15000u / 128) << stack;
+    EXPECT_GT(m.ns_per_alloc, 0) << stack;
+    EXPECT_GT(m.ns_per_free, 0) << stack;
+    EXPECT_GE(m.timer_overhead_ns, 0) << stack;
+    // The same trace again: the same calls timed.
+    const ReplayResult again = replay(text, stack);
+    EXPECT_EQ(again.metrics.alloc_samples, m.alloc_samples);
+    EXPECT_EQ(again.metrics.free_samples, m.free_samples);
+  }
+  // Every call timed; reallocs and objects never are.
+  const ReplayResult all = replay(alloc_free_trace(300, 200) + "a 900 10\nr 900 20\no 901 64 dict\n", "pooled", 1000,
+                                  RawKind::Sim, 1);
+  EXPECT_EQ(all.metrics.alloc_samples, 301u);
+  EXPECT_EQ(all.metrics.free_samples, 200u);
+}
+
+TEST(Metrics, NoTimedCallsPrintZeroNotNan) {
+  const ReplayResult r = replay(kRawTrace, "raw");  // 5 a, 4 f: fewer than 128
+  EXPECT_EQ(r.metrics.alloc_samples, 0u);
+  EXPECT_EQ(r.metrics.free_samples, 0u);
+  EXPECT_EQ(r.metrics.ns_per_alloc, 0);
+  EXPECT_EQ(r.metrics.ns_per_free, 0);
+  for (Format f : {Format::Table, Format::Csv, Format::Json}) {
+    const std::string out = render_replay(r, f);
+    EXPECT_EQ(out.find("nan"), std::string::npos) << out;
+    EXPECT_NE(out.find("ns_per_alloc"), std::string::npos);
+  }
+  const std::string json = render_replay(r, Format::Json);
+  EXPECT_NE(json.find("\"ns_per_alloc\": 0,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"alloc_timed_calls\": 0,"), std::string::npos) << json;
 }
 
 }  // namespace

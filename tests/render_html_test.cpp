@@ -84,7 +84,8 @@ TEST(RenderHtml, Deterministic) {
 }
 
 TEST(RenderHtml, OnePolylinePerStackAndSeries) {
-  std::vector<ReplayResult> runs = {make_run("raw"), make_run("pooled"), make_run("gc")};
+  // Live series differ (scale): one held and one live line per stack.
+  std::vector<ReplayResult> runs = {make_run("raw"), make_run("pooled", 2), make_run("gc", 3)};
   std::string fp = chart(render_html(runs), "chart-footprint");
   ASSERT_FALSE(fp.empty());
   EXPECT_EQ(count(fp, "<polyline"), 6u);
@@ -99,6 +100,29 @@ TEST(RenderHtml, OnePolylinePerStackAndSeries) {
   std::smatch m;
   ASSERT_TRUE(std::regex_search(fp, m, std::regex("points=\"([^\"]*)\"")));
   EXPECT_EQ(count(m[1].str(), ","), 5u);
+  EXPECT_EQ(fp.find("every stack"), std::string::npos);
+}
+
+TEST(RenderHtml, IdenticalLiveSeriesDrawOneSharedLine) {
+  // The same live series on every stack (compare's usual case): held per
+  // stack, one dark-grey dashed live line, and its own legend entry.
+  std::vector<ReplayResult> runs = {make_run("raw"), make_run("pooled"), make_run("gc")};
+  runs[1].metrics.timeline[2].held += 4096;  // held differs; live does not
+  std::string fp = chart(render_html(runs), "chart-footprint");
+  EXPECT_EQ(count(fp, "<polyline"), 4u);
+  EXPECT_EQ(count(fp, "class=\"series held\""), 3u);
+  EXPECT_EQ(count(fp, "class=\"series live\""), 1u);
+  EXPECT_EQ(count(fp, "data-stack=\"*\" data-series=\"live\" stroke=\"#555555\" stroke-dasharray"), 1u);
+  EXPECT_EQ(count(fp, "live (every stack)"), 1u);
+  EXPECT_EQ(count(fp, "held / live"), 0u);
+  // One stack: its own live line, as before.
+  std::vector<ReplayResult> one = {make_run("pooled")};
+  std::string single = chart(render_html(one), "chart-footprint");
+  EXPECT_EQ(count(single, "data-stack=\"pooled\" data-series=\"live\""), 1u);
+  EXPECT_EQ(single.find("every stack"), std::string::npos);
+  // One sample apart: per stack again.
+  runs[2].metrics.timeline[4].live += 1;
+  EXPECT_EQ(count(chart(render_html(runs), "chart-footprint"), "class=\"series live\""), 3u);
 }
 
 TEST(RenderHtml, AxisTicksForAHandMadeTimeline) {
