@@ -11,7 +11,9 @@
 // Events are decoded straight into Lifetimes (its Fast entry points), which
 // validates them, assigns the slots allocations do not store, fills in
 // implicit fields and derives deaths, exactly as the text reader does.
-#include <emmintrin.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>  // decode_slots: four slot fields a step
+#endif
 #include <zstd.h>
 
 #include <algorithm>
@@ -830,8 +832,9 @@ uint32_t NativeReader::decode_events(uint64_t at, uint64_t nops, const uint8_t* 
 void NativeReader::decode_slots(const uint8_t* p, uint64_t bytes, uint64_t n) {
   slot_values_.resize(n + kSlotLookahead);
   uint32_t* out = slot_values_.data();
-  const uint8_t* const end = p + bytes;
+  [[maybe_unused]] const uint8_t* const end = p + bytes;
   uint64_t prev = 0, j = 0;
+#if defined(__SSE2__)
   // Up to four fields a step (kSlotQuads), while sixteen bytes remain in the
   // stream: the step's length comes from one table load, so the steps chain
   // on a load, a multiply and a load, not every field on the one before. The
@@ -886,6 +889,7 @@ void NativeReader::decode_slots(const uint8_t* p, uint64_t bytes, uint64_t n) {
     last = _mm_shuffle_epi32(s, 0xff);
   }
   if (!slow) prev = static_cast<uint32_t>(_mm_cvtsi128_si32(last));
+#endif  // without SSE2 every field takes the loop below
   for (bool bad = false; j < n; ++j) {
     uint64_t z;
     if (!short_varint_flat(p, z)) z = next_varint(p, bad);
@@ -893,7 +897,7 @@ void NativeReader::decode_slots(const uint8_t* p, uint64_t bytes, uint64_t n) {
     if (bad || prev > UINT32_MAX) [[unlikely]] break;
     out[j] = static_cast<uint32_t>(prev);
   }
-done:
+[[maybe_unused]] done:
   slot_valid_ = j;
   std::fill(out + j, out + n + kSlotLookahead, kBadSlot);
 }
