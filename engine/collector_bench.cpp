@@ -19,6 +19,7 @@
 #include "engine/gc_layer.hpp"
 #include "engine/replay.hpp"
 #include "engine/stack.hpp"
+#include "tests/memory_source.hpp"
 #include "tests/test_util.hpp"
 #include "traces/synth.hpp"
 #include "traces/synth_pylike.hpp"
@@ -69,61 +70,28 @@ void BM_FullCollection(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kObjects));
 }
 
-struct Workload {
-  std::vector<Event> events;
-  std::unique_ptr<StringTable> strings = std::make_unique<StringTable>();  // the reader's, copied
-  TraceInfo info;
-  ReadSummary summary;
-};
-
-Workload load(std::string_view name) {
-  Workload out;
-  {
-    const uint64_t events = testing::bench_events(5'000'000);
-    auto source = name == "pylike" ? make_pylike_source(events, 1, /*objects=*/true) : make_service_source(events, 1);
-    struct Keep final : EventConsumer {
-      std::vector<Event>* out;
-      StringTable* copy = nullptr;
-      void events(std::span<const Event> b) override { out->insert(out->end(), b.begin(), b.end()); }
-      void end(const TraceInfo& info, const ReadSummary&) override {
-        // Same ids: id 0 is "" in both, the rest interned in order.
-        for (size_t i = 1; info.strings && i < info.strings->size(); ++i)
-          copy->intern(info.strings->at(StringId{static_cast<uint32_t>(i)}));
-      }
-    } keep;
-    keep.out = &out.events;
-    keep.copy = out.strings.get();
-    out.summary = source->read(keep);
-    out.info.path = std::string(name);
-    out.info.strings = out.strings.get();
-  }
-  return out;
-}
-
-const Workload& workload(std::string_view name) {
-  static const Workload pylike = load("pylike"), service = load("service");
+testing::MemorySource& workload(std::string_view name) {
+  const uint64_t events = testing::bench_events(5'000'000);
+  static testing::MemorySource pylike(make_pylike_source(events, 1, /*objects=*/true)),
+      service(make_service_source(events, 1));
   return name == "pylike" ? pylike : service;
 }
 
 void BM_ObjectReplay(benchmark::State& state, const char* workload_name, const char* stack_name) {
-  const Workload& w = workload(workload_name);
+  testing::MemorySource& w = workload(workload_name);
   const Params params = params_for(kDefaultPython);
   const StackOptions options;
   uint64_t collections = 0;
   for (auto _ : state) {
     Stack stack = build_stack(parse_stack(stack_name), params, options);
     Replayer replayer(stack, params, options);
-    replayer.begin(w.info);
-    constexpr size_t kBatch = 2048;
-    for (size_t i = 0; i < w.events.size(); i += kBatch)
-      replayer.events(std::span<const Event>(w.events.data() + i, std::min(kBatch, w.events.size() - i)));
-    replayer.end(w.info, w.summary);
+    w.read(replayer);
     const ReplayResult r = replayer.finish();
     collections = r.gc.collections[0] + r.gc.collections[1] + r.gc.collections[2];
     benchmark::DoNotOptimize(r.peak_footprint_bytes);
   }
   state.counters["gc_collections"] = static_cast<double>(collections);
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * w.summary.events));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * w.records()));
 }
 
 BENCHMARK(BM_FullCollection)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);

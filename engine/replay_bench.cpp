@@ -11,54 +11,31 @@
 // stack, so the figures include growing the heap from nothing.
 #include <benchmark/benchmark.h>
 
-#include <span>
-#include <vector>
-
 #include "engine/replay.hpp"
 #include "engine/stack.hpp"
+#include "tests/memory_source.hpp"
 #include "tests/test_util.hpp"
 #include "traces/synth_pylike.hpp"
 
 namespace heaplay {
 namespace {
 
-struct Workload {
-  std::vector<Event> events;
-  TraceInfo info;
-  ReadSummary summary;
-};
-
-const Workload& workload() {
-  static const Workload w = [] {
-    Workload out;
-    auto source = make_pylike_source(testing::bench_events(5'000'000), 1, /*objects=*/false);
-    struct Keep final : EventConsumer {
-      std::vector<Event>* out;
-      void events(std::span<const Event> b) override { out->insert(out->end(), b.begin(), b.end()); }
-    } keep;
-    keep.out = &out.events;
-    out.summary = source->read(keep);
-    out.info.path = "pylike";
-    return out;
-  }();
+testing::MemorySource& workload() {
+  static testing::MemorySource w(make_pylike_source(testing::bench_events(5'000'000), 1, /*objects=*/false));
   return w;
 }
 
 void BM_Replay(benchmark::State& state, const char* stack_name) {
-  const Workload& w = workload();
+  testing::MemorySource& w = workload();
   const Params params = params_for(kDefaultPython);
   const StackOptions options;
   for (auto _ : state) {
     Stack stack = build_stack(parse_stack(stack_name), params, options);
     Replayer replayer(stack, params, options);
-    replayer.begin(w.info);
-    constexpr size_t kBatch = 2048;
-    for (size_t i = 0; i < w.events.size(); i += kBatch)
-      replayer.events(std::span<const Event>(w.events.data() + i, std::min(kBatch, w.events.size() - i)));
-    replayer.end(w.info, w.summary);
+    w.read(replayer);
     benchmark::DoNotOptimize(replayer.finish().peak_footprint_bytes);
   }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * w.summary.events));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * w.records()));
 }
 
 BENCHMARK_CAPTURE(BM_Replay, raw, "raw")->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/memory_source.hpp"
 #include "tests/test_util.hpp"
 #include "traces/formats.hpp"
 #include "traces/synth_pylike.hpp"
@@ -27,35 +28,8 @@ namespace heaplay {
 namespace {
 
 // The whole pylike stream in memory, replayable into any consumer.
-class MemorySource final : public TraceReader {
- public:
-  MemorySource() : src_(make_pylike_source(testing::bench_events(20'000'000), 1)) {
-    struct Keep final : EventConsumer {
-      std::vector<Event>* out;
-      void events(std::span<const Event> b) override { out->insert(out->end(), b.begin(), b.end()); }
-    } keep;
-    keep.out = &events_;
-    summary_ = src_->read(keep);
-  }
-  const TraceInfo& info() const override { return src_->info(); }
-  ReadSummary read(EventConsumer& consumer) override {
-    consumer.begin(info());
-    constexpr size_t kBatch = 2048;
-    for (size_t i = 0; i < events_.size(); i += kBatch)
-      consumer.events(std::span<const Event>(events_.data() + i, std::min(kBatch, events_.size() - i)));
-    consumer.end(info(), summary_);
-    return summary_;
-  }
-  uint64_t records() const { return summary_.events; }
-
- private:
-  std::unique_ptr<TraceReader> src_;
-  std::vector<Event> events_;
-  ReadSummary summary_;
-};
-
-MemorySource& memory_source() {
-  static MemorySource source;
+testing::MemorySource& memory_source() {
+  static testing::MemorySource source(make_pylike_source(testing::bench_events(20'000'000), 1));
   return source;
 }
 
@@ -85,7 +59,7 @@ void BM_PylikeSynth(benchmark::State& state) {
 }
 
 void BM_NativeEncode(benchmark::State& state) {
-  MemorySource& src = memory_source();
+  testing::MemorySource& src = memory_source();
   std::string out = testing::temp_path("encode.heaplay");
   for (auto _ : state) {
     auto writer = make_native_writer(out, {});
