@@ -213,7 +213,8 @@ void Replayer::events(std::span<const Event> batch) {
           graph_.death(e.slot.value);
           continue;  // derived, not a record
         case EventKind::Time: time_ns_ = e.size; break;
-        case EventKind::Mark: break;
+        case EventKind::Mark:
+        case EventKind::Thread: break;
         case EventKind::Collect:
           ++result_.collections;
           if (gc_) gc_->collect(static_cast<int>(e.size));

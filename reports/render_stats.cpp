@@ -61,6 +61,7 @@ std::vector<Scalar> summary_head(const TraceStats& s) {
           Scalar::num("unlinks", s.unlinks),
           Scalar::num("collections", s.collections),
           Scalar::num("markers", s.markers),
+          Scalar::num("threads", s.threads),
           Scalar::num("peak_live_bytes", s.peak_live_bytes),
           Scalar::num("peak_live_blocks", s.peak_live_blocks),
           Scalar::num("peak_live_objects", s.peak_live_objects),

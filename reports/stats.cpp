@@ -150,6 +150,10 @@ void StatsConsumer::events(std::span<const Event> batch) {
         if (!first_time_) first_time_ = size;
         last_time_ = size;
         break;
+      case EventKind::Thread:
+        ++records;
+        threads_.insert(size);
+        break;
       default:  // +, -, l, u, g, m: counted above, nothing else to do
         ++records;
         break;
@@ -204,6 +208,7 @@ TraceStats StatsConsumer::finish() const {
   s.unlinks = count(EventKind::Unlink);
   s.collections = count(EventKind::Collect);
   s.markers = count(EventKind::Mark);
+  s.threads = threads_.size();
 
   s.peak_live_bytes = peak_bytes_;
   s.peak_live_blocks = peak_blocks_;

@@ -25,6 +25,7 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <unordered_set>
 #include <vector>
 
 #include "reports/format.hpp"
@@ -68,6 +69,7 @@ struct TraceStats {
   uint64_t events = 0, allocs = 0, frees = 0, reallocs = 0, objects = 0, deaths = 0;
   uint64_t gc_frees = 0, incref = 0, decref = 0, links = 0, unlinks = 0;
   uint64_t collections = 0, markers = 0;
+  uint64_t threads = 0;  // distinct thread ids of `T` records (0: the trace names none)
 
   // Live blocks count objects too; bytes are request sizes.
   uint64_t peak_live_bytes = 0, peak_live_blocks = 0, peak_live_objects = 0;
@@ -146,6 +148,7 @@ class StatsConsumer : public EventConsumer {
   std::array<uint64_t, 16> kind_counts_{};  // by EventKind (16: any kind & 15 is in bounds)
   uint64_t records_ = 0;  // non-Death events so far; also the next record's index
   uint64_t gc_frees_ = 0;
+  std::unordered_set<uint64_t> threads_;  // distinct `T` ids: one entry per thread, not per record
 
   uint64_t live_bytes_ = 0, live_blocks_ = 0, live_objects_ = 0;
   uint64_t peak_bytes_ = 0, peak_blocks_ = 0, peak_objects_ = 0;

@@ -180,7 +180,7 @@ TEST(NativeFormat, MalformedBlocksAreErrors) {
           fmt::format("byte {}: corrupt event frame 0: stream lengths do not add up", first));
     content[1 + kStreams] = kOpCount;  // after S = 0 and the stream lengths: the ops stream
     check("bad-opcode", head + enc.events(1, content),
-          fmt::format("byte {}: corrupt event frame 0: event 0: unknown opcode 0x14", first));
+          fmt::format("byte {}: corrupt event frame 0: event 0: unknown opcode 0x15", first));
     content[1 + kStreams] = kOpAllocFree + 1;  // a raw block allocated and freed: two records
     check("fused-count", head + enc.events(1, content),
           fmt::format("byte {}: corrupt event frame 0: stream lengths do not add up: 1 opcodes make 2 records, "

@@ -40,7 +40,7 @@ TEST(NativeFormat, EveryRecordTypeRoundTrips) {
 
   auto reader = open_native_trace(path, {});
   EXPECT_EQ(reader->info().format, TraceFormat::Native);
-  EXPECT_EQ(reader->info().format_version, 2u);
+  EXPECT_EQ(reader->info().format_version, 3u);
   // Reading twice gives the same stream.
   CollectingConsumer again;
   reader->read(again);
@@ -193,7 +193,9 @@ TEST(NativeFormat, PylikeIsDeterministicAndCoversEveryKind) {
   expect_same_stream(a, b);
   std::array<uint64_t, kEventKinds> kinds{};
   for (const Event& e : a.all) ++kinds[static_cast<int>(e.kind)];
-  for (int k = 0; k < kEventKinds; ++k) EXPECT_GT(kinds[k], 0u) << kind_name(static_cast<EventKind>(k));
+  // Every kind but T, which only recorders of threaded programs write.
+  for (int k = 0; k < kEventKinds; ++k)
+    if (static_cast<EventKind>(k) != EventKind::Thread) EXPECT_GT(kinds[k], 0u) << kind_name(static_cast<EventKind>(k));
   CollectingConsumer c;
   make_pylike_source(300'000, 43)->read(c);
   EXPECT_NE(a.all.size(), c.all.size());
@@ -214,16 +216,50 @@ TEST(NativeFormat, PylikeBytesPerEvent) {
 TEST(NativeFormat, NewerVersionIsRefusedWithBothVersions) {
   ScriptSource src(every_record_type(), {});
   std::string bytes = testing::read_file(write_native(src, "v.heaplay"));
-  bytes[12] = 3;
-  std::string path = testing::temp_path("v3.heaplay");
+  bytes[12] = 4;
+  std::string path = testing::temp_path("v4.heaplay");
   testing::write_file(path, bytes);
   EXPECT_EQ(error_of([&] { open_native_trace(path, {}); }),
-            path + ": byte 12: format version 3 is newer than this heaplay reads (2)");
+            path + ": byte 12: format version 4 is newer than this heaplay reads (3)");
   WriteOptions wo;
-  wo.native_version = 3;
-  EXPECT_NE(error_of([&] { make_native_writer(testing::temp_path("w3.heaplay"), wo); })
-                .find("cannot write native format version 3"),
+  wo.native_version = 4;
+  EXPECT_NE(error_of([&] { make_native_writer(testing::temp_path("w4.heaplay"), wo); })
+                .find("cannot write native format version 4"),
             std::string::npos);
+}
+
+// Version 3's thread record: T survives a round trip through the native
+// format (and text); a version 2 writer refuses it rather than drop it; a
+// version 2 file holding its opcode is corrupt.
+TEST(NativeFormat, ThreadRecords) {
+  auto recs = every_record_type();
+  recs.insert(recs.begin(), {EventKind::Thread, 0, 0, 4242});
+  recs.insert(recs.begin() + 5, {EventKind::Thread, 0, 0, 7});
+  recs.push_back({EventKind::Thread, 0, 0, 4242});
+  ScriptSource src(recs, {});
+  CollectingConsumer want;
+  src.read(want);
+  ASSERT_EQ(want.summary.events, 25u);
+  std::string path = write_native(src, "threads.heaplay");
+  NativeRead r = read_native(path);
+  expect_same_stream(want, r.c);
+  std::vector<uint64_t> tids;
+  for (const Event& e : r.c.all)
+    if (e.kind == EventKind::Thread) tids.push_back(e.size);
+  EXPECT_EQ(tids, (std::vector<uint64_t>{4242, 7, 4242}));
+
+  WriteOptions v2;
+  v2.native_version = 2;
+  EXPECT_NE(error_of([&] { write_native(src, "threads-v2.heaplay", v2); })
+                .find("native format version 2 has no thread records (T)"),
+            std::string::npos);
+
+  std::string bytes = testing::read_file(path);
+  bytes[12] = 2;
+  std::string old = testing::temp_path("threads-as-v2.heaplay");
+  testing::write_file(old, bytes);
+  EXPECT_NE(error_of([&] { read_native(old); }).find(": unknown opcode 0x14"), std::string::npos)
+      << error_of([&] { read_native(old); });
 }
 
 // Version 1 files (no fused opcodes) stay readable: the same stream from

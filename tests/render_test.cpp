@@ -171,6 +171,7 @@ TraceStats sample() {
   s.deaths = 1;
   s.decref = 1;
   s.markers = 1;
+  s.threads = 2;
   s.peak_live_bytes = 136;
   s.peak_live_blocks = 3;
   s.peak_live_objects = 1;
@@ -208,6 +209,7 @@ TEST(RenderStats, Json) {
   "unlinks": 0,
   "collections": 0,
   "markers": 1,
+  "threads": 2,
   "peak_live_bytes": 136,
   "peak_live_blocks": 3,
   "peak_live_objects": 1,
@@ -322,6 +324,7 @@ TEST(RenderStats, Csv) {
       "summary,,unlinks,0",
       "summary,,collections,0",
       "summary,,markers,1",
+      "summary,,threads,2",
       "summary,,peak_live_bytes,136",
       "summary,,peak_live_blocks,3",
       "summary,,peak_live_objects,1",
@@ -395,6 +398,7 @@ links:                 0
 unlinks:               0
 collections:           0
 markers:               1
+threads:               2
 peak_live_bytes:       136
 peak_live_blocks:      3
 peak_live_objects:     1

@@ -50,6 +50,7 @@ class Stream : public EventConsumer {
   void unlink(SlotId s, SlotId d) { apply(with(EventKind::Unlink, s, 0, 0, d)); }
   void g(uint64_t gen) { apply(with(EventKind::Collect, SlotId{}, gen)); }
   void t(uint64_t ns) { apply(with(EventKind::Time, SlotId{}, ns)); }
+  void thread(uint64_t tid) { apply(with(EventKind::Thread, SlotId{}, tid)); }
   void m(std::string_view label) {
     Event e = with(EventKind::Mark, SlotId{});
     e.str = strings.intern(label);
@@ -358,6 +359,26 @@ TEST(Stats, UnlinkDeathAndCounters) {
   EXPECT_EQ(s.temporary, 2u);  // B's death follows o B (refcount traffic skipped); f x follows a x
   EXPECT_EQ(s.final_live_objects, 1u);
   EXPECT_EQ(buckets(s.lifetime_histogram), (Buckets{{1, 1, 1, 3}, {4, 7, 1, 8}}));
+}
+
+// threads: distinct ids of T records, however often each recurs; a T is a
+// record (events) but neither allocates nor frees.
+TEST(Stats, Threads) {
+  Stream st;
+  EXPECT_EQ(st.finish().threads, 0u);
+  Stream s2;
+  s2.thread(100);
+  SlotId x = s2.a(8);
+  s2.thread(7);
+  s2.f(x);
+  s2.thread(100);
+  s2.thread(1ull << 40);
+  TraceStats s = s2.finish();
+  EXPECT_EQ(s.threads, 3u);
+  EXPECT_EQ(s.events, 6u);
+  EXPECT_EQ(s.allocs, 1u);
+  EXPECT_EQ(s.frees, 1u);
+  EXPECT_EQ(s.temporary, 1u);
 }
 
 TEST(Stats, TypesAndDomains) {

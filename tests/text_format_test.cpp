@@ -95,6 +95,18 @@ TEST(TextFormat, EveryRecordType) {
   EXPECT_EQ(v[18].kind, EventKind::Decref);  // dict: refcount 2 -> 1, still live
 }
 
+// T TID: the thread of the records that follow; names are case-sensitive.
+TEST(TextFormat, ThreadRecords) {
+  auto c = read_text("T 12345\na 1 8\nt 5\nT 0x10\nf 1\n");
+  ASSERT_EQ(c.all.size(), 5u);
+  EXPECT_EQ(c.all[0].kind, EventKind::Thread);
+  EXPECT_EQ(c.all[0].size, 12345u);
+  EXPECT_EQ(c.all[2].kind, EventKind::Time);
+  EXPECT_EQ(c.all[3].kind, EventKind::Thread);
+  EXPECT_EQ(c.all[3].size, 16u);
+  EXPECT_EQ(kind_name(EventKind::Thread), "T");
+}
+
 TEST(TextFormat, CascadeAndReuseOfIds) {
   // a chain 1 -> 2 -> 3 held by the program only at its head; dropping it frees all.
   auto c = read_text("o 1 16 node\no 2 16 node\no 3 16 node\nl 1 2\nl 2 3\n- 3\n- 2\n- 1\no 2 32 node\n");
@@ -142,6 +154,8 @@ TEST(TextFormat, Errors) {
   EXPECT_EQ(error_of("o 1 16 d\n- 1\n- 1\n"), ":3: ID 1 is no longer live (released at line 2)");
   EXPECT_EQ(error_of("t 5\nt 4\n"), ":2: time 4 is earlier than the previous time stamp");
   EXPECT_EQ(error_of("g 3\n"), ":1: generation 3 is not 0, 1 or 2");
+  EXPECT_EQ(error_of("T\n"), ":1: missing thread id");
+  EXPECT_EQ(error_of("T x1\n"), ":1: bad thread id 'x1'");
   EXPECT_EQ(error_of("o 1 16\n"), ":1: an object needs a TYPE");
   EXPECT_EQ(error_of("o 1 16 raw\n"), ":1: 'raw' is a domain, not a type");
   EXPECT_EQ(error_of("a 1 16 float heap\n"), ":1: bad domain 'heap' (raw, mem or obj)");

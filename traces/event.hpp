@@ -28,8 +28,9 @@ enum class EventKind : uint8_t {
   Time,     // t NS
   Mark,     // m LABEL
   Death,    // derived: an object's refcount reached zero (never written)
+  Thread,   // T TID: the events that follow were made by thread TID (format version 3)
 };
-inline constexpr int kEventKinds = 12;
+inline constexpr int kEventKinds = 13;
 
 // CPython's allocator domains. Raw requests never go to the pooled layer.
 enum class Domain : uint8_t { None, Raw, Mem, Obj };
@@ -46,7 +47,7 @@ struct Event {
   SlotId slot;                   // the block or object; Link/Unlink: the source
   SlotId dst;                    // Link/Unlink: the destination
   uint64_t size = 0;             // bytes (Alloc, Object, Realloc: new size; Free, Death: released);
-                                 // Time: ns; Collect: generation
+                                 // Time: ns; Collect: generation; Thread: the thread id
   uint64_t old_size = 0;         // Realloc: bytes before
 };
 static_assert(sizeof(Event) == 32, "Event is kept at 32 bytes: batches stay cache-sized");

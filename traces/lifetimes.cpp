@@ -81,6 +81,7 @@ Anomaly Lifetimes::apply_rest(Event& e, EventBatch& out) {
       last_time_ = e.size;
       break;
     case EventKind::Mark:
+    case EventKind::Thread:
       break;
     default:
       return Anomaly::UnknownId;  // Death is derived only; never valid as input

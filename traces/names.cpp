@@ -18,6 +18,7 @@ std::string_view kind_name(EventKind k) {
     case EventKind::Time: return "t";
     case EventKind::Mark: return "m";
     case EventKind::Death: return "death";
+    case EventKind::Thread: return "T";
   }
   return "?";
 }

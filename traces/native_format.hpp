@@ -35,9 +35,9 @@
 namespace heaplay::native {
 
 // What this build writes by default and the newest it reads. Version 2 adds the
-// fused opcodes below; version 1 files stay readable (and writable, for tests
-// and comparisons: WriteOptions::native_version).
-inline constexpr uint32_t kFormatVersion = 2;
+// fused opcodes below, version 3 the thread record; versions 1 and 2 stay
+// readable (and writable, for tests and comparisons: WriteOptions::native_version).
+inline constexpr uint32_t kFormatVersion = 3;
 inline constexpr uint32_t kOldestFormatVersion = 1;
 inline constexpr size_t kMagicBytes = 12;
 inline constexpr uint64_t kVersionOffset = 12;
@@ -87,9 +87,14 @@ enum Op : uint8_t {
   // release of what it made. The pair needs no slot (it is the one assigned).
   kOpAllocFree = 0x0F,  // +Domain (0..3): `a` then `f` of that block; sizes(size) strs(type)
   kOpObjectDecref = 0x13,  // `o` then `-` of that object, which dies; sizes(size) strs(type)
-  kOpCount = 0x14,      // first invalid opcode of version 2
+  kOpCountV2 = 0x14,    // first invalid opcode of version 2
+  // Version 3: which thread made the records that follow (a recorder's).
+  kOpThread = 0x14,     // sizes(thread id)
+  kOpCount = 0x15,      // first invalid opcode of version 3
 };
-inline constexpr uint8_t op_limit(uint32_t version) { return version == 1 ? kOpCountV1 : kOpCount; }
+inline constexpr uint8_t op_limit(uint32_t version) {
+  return version == 1 ? kOpCountV1 : version == 2 ? kOpCountV2 : kOpCount;
+}
 
 // Streams in the order their lengths and bytes appear in a frame.
 enum Stream : int { kOps, kSlots, kSizes, kStrs, kTimes, kStreams };
@@ -150,6 +155,7 @@ class FrameEncoder {
     prev_time_ = ns;
   }
   void mark(uint32_t label) { op(kOpMark); put_varint(s_[kStrs], label); }
+  void thread(uint64_t tid) { op(kOpThread); put_varint(s_[kSizes], tid); }
 
   // Records in the frame (a fused opcode counts two).
   uint32_t events() const { return events_; }

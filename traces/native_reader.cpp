@@ -112,12 +112,12 @@ struct OpShape {
 };
 constexpr OpShape op_shape(uint8_t op) {
   if (op <= kOpAlloc + 3 || op == kOpObject) return {0, 1, 1, 0, 1};
-  if (op >= kOpAllocFree && op < kOpCount) return {0, 1, 1, 0, 2};  // fused: version 2
+  if (op >= kOpAllocFree && op < kOpCountV2) return {0, 1, 1, 0, 2};  // fused: version 2
   switch (op) {
     case kOpFree: case kOpFreeGc: case kOpIncref: case kOpDecref: return {1, 0, 0, 0, 1};
     case kOpRealloc: return {1, 1, 0, 0, 1};
     case kOpLink: case kOpUnlink: return {2, 0, 0, 0, 1};
-    case kOpCollect: return {0, 1, 0, 0, 1};
+    case kOpCollect: case kOpThread: return {0, 1, 0, 0, 1};
     case kOpTime: return {0, 0, 0, 1, 1};
     case kOpMark: return {0, 0, 1, 0, 1};
     default: return {0, 0, 0, 0, 1};  // invalid; rejected by op_limit()
@@ -594,9 +594,9 @@ void NativeReader::unpack(Input& in, Unpacked& u, uint64_t frame) {
     u.status = read_block(in, u.at, u.h, u.payload);
     if (u.status != BlockRead::Ok) return;
     if (u.h.type == static_cast<uint8_t>(BlockType::Events)) {
-      // Versions 1 and 2 wrap frames alike (a later version with other
+      // Versions 1 to 3 wrap frames alike (a later version with other
       // framing gets a branch of its own here).
-      if (version_ == 1 || version_ == 2) inflate_frame(u, frame);
+      if (version_ >= 1 && version_ <= 3) inflate_frame(u, frame);
       else fail(u.at, fmt::format("no event decoder for format version {}", version_));
     } else if (u.h.type == static_cast<uint8_t>(BlockType::End)) {
       char c;
@@ -704,10 +704,11 @@ void NativeReader::inflate_frame(Unpacked& u, uint64_t frame) {
   u.content_size = size;
 }
 
-// One frame's content. Versions 1 and 2 differ only in their opcodes:
+// One frame's content. Versions 1 to 3 differ only in their opcodes:
 // version 2 adds the fused ones (op_limit()), whose two records make the
-// frame's record count larger than its opcode count; a version 1 frame has
-// exactly one opcode a record. Everything else is shared.
+// frame's record count larger than its opcode count (a version 1 frame has
+// exactly one opcode a record); version 3 adds the thread record. Everything
+// else is shared.
 void NativeReader::decode_frame(const Unpacked& u, EventBatch& batch, ReadSummary& s) {
   const BlockHeader& h = u.h;
   uint64_t at = u.at;
@@ -1006,6 +1007,10 @@ uint32_t NativeReader::step(uint64_t at, Cursor& c, EventBatch& batch, ReadSumma
     case kOpMark:
       e.kind = EventKind::Mark;
       e.str = next_string(c.strs, fstr, nstr, bad);
+      break;
+    case kOpThread:
+      e.kind = EventKind::Thread;
+      e.size = next_varint(c.sizes, bad);
       break;
     default:
       __builtin_unreachable();  // every opcode was checked against op_limit()

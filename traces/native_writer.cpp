@@ -288,6 +288,10 @@ class NativeWriter final : public TraceWriter {
       case EventKind::Mark:
         frame_.mark(file_string(e.str));
         break;
+      case EventKind::Thread:
+        if (version_ < 3) throw Error(fmt::format("{}: native format version {} has no thread records (T); version 3 has", file_.path(), version_), kExitFailure);
+        frame_.thread(e.size);
+        break;
       case EventKind::Death:
         return;
     }

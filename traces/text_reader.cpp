@@ -174,6 +174,10 @@ class TextReader final : public TraceReader {
         e.kind = EventKind::Time;
         if (!number(t.next(), "time", e.size, p)) return p;
         break;
+      case 'T':
+        e.kind = EventKind::Thread;
+        if (!number(t.next(), "thread id", e.size, p)) return p;
+        break;
       case 'm': {
         e.kind = EventKind::Mark;
         std::string_view label = t.rest();

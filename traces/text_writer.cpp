@@ -62,6 +62,7 @@ class TextWriter final : public TraceWriter {
         case EventKind::Collect: fmt::format_to(out, "g {}\n", e.size); break;
         case EventKind::Time: fmt::format_to(out, "t {}\n", e.size); break;
         case EventKind::Mark: fmt::format_to(out, "m {}\n", strings_->at(e.str)); break;
+        case EventKind::Thread: fmt::format_to(out, "T {}\n", e.size); break;
         case EventKind::Death: break;
       }
       if (buf_.size() >= kFlushAt) flush();
