@@ -49,10 +49,10 @@ std::vector<Edit> edit_script(const std::vector<std::string_view>& a, const std:
     while (i < n || j < m) {
       if (i < n && j < m && a[lo + i] == b[lo + j]) {
         edits.push_back({Op::Equal, lo + i++, lo + j++});
-      } else if (j < m && (i == n || at(i, j + 1) >= at(i + 1, j))) {
-        edits.push_back({Op::Insert, lo + i, lo + j++});
+      } else if (i < n && (j == m || at(i + 1, j) >= at(i, j + 1))) {
+        edits.push_back({Op::Delete, lo + i++, lo + j});  // deletions first, as diff -u prints them
       } else {
-        edits.push_back({Op::Delete, lo + i++, lo + j});
+        edits.push_back({Op::Insert, lo + i, lo + j++});
       }
     }
   } else {
