@@ -4,8 +4,10 @@
 // call inside it: the record and the call are one step, so no other thread
 // can be handed an address between a free and its record, and records come
 // in the order the allocator saw the calls. MEM and OBJ calls hold the GIL
-// anyway; RAW calls may come from any thread. The lock is taken only while
-// recording; afterwards the hooks are a load and a call.
+// anyway; RAW calls may come from any thread. So the lock is nearly always
+// free, and it is a spinning one: an exchange to take it, a store to give it
+// back (a pthread mutex cost 9% of a recording's time: docs/performance.md).
+// It is taken only while recording; afterwards the hooks are a load and a call.
 //
 // Nesting: pymalloc serves a MEM/OBJ request over 512 bytes, grows its arena
 // table and builds its radix tree through PyMem_RawMalloc and friends, which
@@ -22,11 +24,12 @@
 #include "pyrecord/hooks.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <exception>
-#include <mutex>
+#include <mutex>  // std::lock_guard
 
 namespace heaplay::pyrecord {
 
@@ -49,7 +52,30 @@ PointerRecorder* g_rec = nullptr;
 uint64_t g_pool_size = 1;
 pid_t g_pid = 0;
 
-std::mutex g_mu;
+// Spins a little (the holder is inside one allocator call), then yields (the
+// holder may have lost its core).
+class SpinLock {
+ public:
+  void lock() {
+    while (taken_.exchange(true, std::memory_order_acquire)) {
+      for (int i = 0; taken_.load(std::memory_order_relaxed); ++i) {
+        if (i < 100) {
+#if defined(__x86_64__) || defined(__i386__)
+          __builtin_ia32_pause();
+#endif
+        } else {
+          sched_yield();
+        }
+      }
+    }
+  }
+  void unlock() { taken_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> taken_{false};
+};
+
+SpinLock g_mu;
 std::atomic<bool> g_on{false};
 // Guarded by g_mu.
 HookCounts g_counts;

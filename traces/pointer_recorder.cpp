@@ -24,28 +24,41 @@ PointerRecorder::PointerRecorder(std::unique_ptr<TraceWriter> writer, const std:
 
 PointerRecorder::~PointerRecorder() = default;
 
-void PointerRecorder::apply(Event& e) {
+void PointerRecorder::push(const Event& e) {
   if (finished_) throw Error(fmt::format("{}: a record after the recording finished", path_), kExitFailure);
-  if (Anomaly a = lifetimes_.apply(e, batch_); a != Anomaly::None)
-    throw Error(fmt::format("{}: recorded an invalid {} record ({})", path_, kind_name(e.kind), anomaly_name(a)),
-                kExitFailure);
+  batch_.push(e);
   ++counts_.records;
 }
 
+SlotId PointerRecorder::take_slot() {
+  if (!free_slots_.empty()) {
+    const SlotId s = free_slots_.back();
+    free_slots_.pop_back();
+    return s;
+  }
+  if (next_slot_ >= kMaxSlots) throw Error(fmt::format("{}: more than {} blocks live at once", path_, kMaxSlots), kExitFailure);
+  return SlotId{next_slot_++};
+}
+
 void PointerRecorder::alloc(uint64_t addr, uint64_t size, Domain domain) {
-  if (const uint64_t* old = map_.find(addr)) {
+  auto [value, inserted] = map_.try_emplace(addr);
+  if (!inserted) [[unlikely]] {
+    // The address is live here: its free went around the recorder.
     ++counts_.reused_addresses;
-    free_slot(addr, *old);
+    release(addr, *value);
   }
   Event e;
   e.kind = EventKind::Alloc;
   e.domain = domain;
   e.size = size;
-  apply(e);
-  map_.put(addr, pack(e.slot, epoch_));
+  e.slot = take_slot();
+  push(e);
+  *value = pack(e.slot, epoch_);
 }
 
-void PointerRecorder::free_slot(uint64_t addr, uint64_t value) {
+// Records the free of the block behind a map value and releases its slot
+// (the caller drops or reuses the map entry).
+void PointerRecorder::release(uint64_t addr, uint64_t value) {
   Event e;
   e.kind = EventKind::Free;
   e.slot = slot_of(value);
@@ -54,8 +67,8 @@ void PointerRecorder::free_slot(uint64_t addr, uint64_t value) {
     e.flags = kFlagGc;
     ++counts_.gc_frees;
   }
-  apply(e);
-  map_.erase(addr);
+  push(e);
+  free_slots_.push_back(e.slot);
 }
 
 void PointerRecorder::free(uint64_t addr) {
@@ -64,7 +77,8 @@ void PointerRecorder::free(uint64_t addr) {
     ++counts_.unknown_frees;
     return;
   }
-  free_slot(addr, *v);
+  release(addr, *v);
+  map_.erase(addr);
 }
 
 void PointerRecorder::realloc(uint64_t old_addr, uint64_t new_addr, uint64_t size, Domain domain) {
@@ -79,15 +93,16 @@ void PointerRecorder::realloc(uint64_t old_addr, uint64_t new_addr, uint64_t siz
   e.kind = EventKind::Realloc;
   e.slot = slot_of(value);
   e.size = size;
-  apply(e);
+  push(e);
   if (new_addr != old_addr) {
     map_.erase(old_addr);
-    // Something else live at the new address was freed around the recorder.
-    if (const uint64_t* other = map_.find(new_addr)) {
+    auto [slot, inserted] = map_.try_emplace(new_addr);
+    if (!inserted) {
+      // Something else live at the new address was freed around the recorder.
       ++counts_.reused_addresses;
-      free_slot(new_addr, *other);
+      release(new_addr, *slot);
     }
-    map_.put(new_addr, value);
+    *slot = value;
   }
 }
 
@@ -95,7 +110,7 @@ void PointerRecorder::mark(std::string_view label) {
   Event e;
   e.kind = EventKind::Mark;
   e.str = strings_.intern(label);
-  apply(e);
+  push(e);
 }
 
 void PointerRecorder::open_gc_window(std::span<const uint64_t> exempt) {

@@ -1,12 +1,16 @@
 // pointer_recorder.hpp: a running program's allocator calls, recorded as a trace.
 //
 // A recorder sees blocks by address; a trace names them by ID, and the native
-// format by slot. PointerRecorder maps every live address to the slot that
-// Lifetimes gave its allocation, runs each record through Lifetimes (the
-// stream rules every reader checks, so a recording is valid by construction)
-// and hands the events to a TraceWriter, by default through a
-// PipelinedConsumer so that compressing and writing run on a thread of their
-// own while the program goes on.
+// format by slot. PointerRecorder maps every live address to a slot, handed
+// out by the rule every reader follows (the most recently released slot,
+// else the next unused one: dense, so the writer's tables stay small), and
+// hands the events to a TraceWriter, by default through a PipelinedConsumer
+// so that compressing and writing run on a thread of their own while the
+// program goes on. The writer runs every record through its own Lifetimes
+// (the stream rules readers check), so an invalid recording cannot be
+// written; the map makes every record valid by construction (a free names a
+// live block), so the recorder does not check again: it is on the recorded
+// program's every allocation.
 //
 // Not thread-safe: the caller serializes every call (the Python recorder,
 // pyrecord/hooks.cpp, holds one lock around each allocator call).
@@ -24,7 +28,7 @@
 //   Blocks allocated inside the window (by finalizers, say) are freed plainly.
 //
 // Memory: one FlatMap entry per live block (its slot and the window epoch it
-// was allocated in), Lifetimes' 32 bytes a slot, the pipeline's buffers;
+// was allocated in), 4 bytes per released slot, the pipeline's buffers;
 // nothing per event.
 #pragma once
 
@@ -36,7 +40,6 @@
 #include <vector>
 
 #include "traces/flat_map.hpp"
-#include "traces/lifetimes.hpp"
 #include "traces/pipeline.hpp"
 #include "traces/string_table.hpp"
 #include "traces/trace_io.hpp"
@@ -89,8 +92,9 @@ class PointerRecorder {
   static SlotId slot_of(uint64_t v) { return SlotId{static_cast<uint32_t>(v)}; }
   static uint32_t epoch_of(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
 
-  void apply(Event& e);
-  void free_slot(uint64_t addr, uint64_t value);
+  void push(const Event& e);
+  SlotId take_slot();
+  void release(uint64_t addr, uint64_t value);
 
   std::string path_;
   std::unique_ptr<TraceWriter> writer_;
@@ -98,8 +102,9 @@ class PointerRecorder {
   EventConsumer* consumer_;
   StringTable strings_;
   TraceInfo info_;
-  Lifetimes lifetimes_;
   EventBatch batch_;
+  std::vector<SlotId> free_slots_;  // released, most recent last
+  uint32_t next_slot_ = 0;          // never used yet
   FlatMap map_;  // address -> pack(slot, epoch)
   Counts counts_;
   uint32_t epoch_ = 0;  // gc windows opened so far
