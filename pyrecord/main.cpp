@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
     for (const std::string& s : args.script) command += (command.empty() ? "" : " ") + s;
     header.set("command", command);
     auto writer = make_writer(args.output, OutputFormat::Native);
-    session->recorder = new PointerRecorder(std::move(writer), args.output, std::move(header), std::getenv("HP_NOPIPE") == nullptr);
+    session->recorder = new PointerRecorder(std::move(writer), args.output, std::move(header));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "heaplay: error: %s\n", e.what());
     return kExitFailure;

@@ -9,11 +9,21 @@
 
 namespace heaplay {
 
+namespace {
+
+// The pipeline's buffers: 4 x 16Ki events (2 MiB). A recorded program
+// touches every one within its first 64Ki calls (page faults, which show in
+// short runs), and deeper buffers would only let the writer fall further
+// behind before the program waits for it.
+constexpr size_t kPipeEvents = size_t{1} << 14;
+
+}  // namespace
+
 PointerRecorder::PointerRecorder(std::unique_ptr<TraceWriter> writer, const std::string& path, Metadata header,
                                  bool pipelined)
     : path_(path),
       writer_(std::move(writer)),
-      consumer_(pipelined ? &pipe_.emplace(*writer_) : static_cast<EventConsumer*>(writer_.get())),
+      consumer_(pipelined ? &pipe_.emplace(*writer_, kPipeEvents, 4) : static_cast<EventConsumer*>(writer_.get())),
       batch_(*consumer_, 4096) {
   info_.path = path;
   info_.format = TraceFormat::Native;
