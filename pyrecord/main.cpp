@@ -29,6 +29,7 @@
 
 #include "pyrecord/hooks.hpp"
 #include "pyrecord/session.hpp"
+#include "traces/atomic_file.hpp"
 #include "traces/error.hpp"
 #include "traces/pointer_recorder.hpp"
 #include "traces/trace_io.hpp"
@@ -56,10 +57,16 @@ struct Args {
   std::exit(kExitBadInput);
 }
 
+// A bad request that is not about the launcher's syntax: no usage text
+// (`heaplay record` is what the user ran).
+[[noreturn]] void bad_use(const std::string& why) {
+  std::fprintf(stderr, "heaplay: error: %s\n", why.c_str());
+  std::exit(kExitBadInput);
+}
+
 // python3 exits 2 too when it cannot open its script.
 [[noreturn]] void script_error(const std::string& path) {
-  std::fprintf(stderr, "heaplay: error: %s: cannot open the script: %s\n", path.c_str(), std::strerror(errno));
-  std::exit(kExitBadInput);
+  bad_use(path + ": cannot open the script: " + std::strerror(errno));
 }
 
 Args parse_args(int argc, char** argv) {
@@ -88,6 +95,7 @@ Args parse_args(int argc, char** argv) {
   }
   for (; i < argc; ++i) a.script.emplace_back(argv[i]);
   if (a.script.empty()) usage_error("no script to run");
+  if (a.output == "-") bad_use("-o -: the script's own output goes to standard output; give a file");
   if (a.output.empty()) {
     // SCRIPT.py -> SCRIPT.heaplay in the current directory.
     std::string base = a.script[0].substr(a.script[0].find_last_of('/') + 1);
@@ -147,8 +155,18 @@ int main(int argc, char** argv) {
     std::string command;
     for (const std::string& s : args.script) command += (command.empty() ? "" : " ") + s;
     header.set("command", command);
-    auto writer = make_writer(args.output, OutputFormat::Native);
+    refuse_same_file(args.script[0], args.output);
+    // The format from the name when it is one heaplay knows (x.trace: text), else native.
+    OutputFormat format = OutputFormat::Native;
+    try {
+      format = output_format_for(args.output);
+    } catch (const Error&) {
+    }
+    auto writer = make_writer(args.output, format);
     session->recorder = new PointerRecorder(std::move(writer), args.output, std::move(header));
+  } catch (const Error& e) {
+    std::fprintf(stderr, "heaplay: error: %s\n", e.what());
+    return e.exit_status();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "heaplay: error: %s\n", e.what());
     return kExitFailure;
