@@ -191,7 +191,8 @@ int main(int argc, char** argv) {
   std::vector<char*> script_argv;
   for (std::string& s : args.script) script_argv.push_back(s.data());
   PyStatus status = PyConfig_SetBytesArgv(&config, static_cast<Py_ssize_t>(script_argv.size()), script_argv.data());
-  if (!PyStatus_Exception(status)) status = PyConfig_SetBytesString(&config, &config.run_filename, args.script[0].c_str());
+  if (!PyStatus_Exception(status))
+    status = PyConfig_SetBytesString(&config, &config.run_filename, args.script[0].c_str());
   if (!PyStatus_Exception(status))
     status = PyConfig_SetBytesString(&config, &config.program_name, HEAPLAY_PYTHON_EXECUTABLE);
   if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);

@@ -83,7 +83,8 @@ PyMethodDef g_gc_def = {"_heaplay_gc_callback", reinterpret_cast<PyCFunction>(re
                         METH_FASTCALL, "heaplay: marks collections in the recording"};
 PyMethodDef g_exit_def = {"_heaplay_finish", at_exit, METH_NOARGS, "heaplay: ends the recording"};
 PyMethodDef g_os_exit_def = {"_exit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(os_exit)),
-                             METH_FASTCALL, "Exit to the system with the given status (heaplay: the recording ends first)."};
+                             METH_FASTCALL,
+                             "Exit to the system with the given status (heaplay: the recording ends first)."};
 
 // CPython's statistics text, written to memory (open_memstream uses the C
 // heap, which no hook sees).

@@ -65,7 +65,8 @@ Recording record_and_check(const std::string& name, const std::string& args = ""
   const std::string path = script(name);
   // The same working directory and argument spelling, so tracebacks match.
   const std::string dir = std::filesystem::path(path).parent_path().string();
-  rec.run = run(fmt::format("cd '{}' && '{}' -q record --python -o '{}' -- {} {}", dir, HEAPLAY_BIN, rec.trace, name, args));
+  rec.run = run(
+      fmt::format("cd '{}' && '{}' -q record --python -o '{}' -- {} {}", dir, HEAPLAY_BIN, rec.trace, name, args));
   const Ran py = run(fmt::format("cd '{}' && '{}' {} {}", dir, HEAPLAY_PYTHON3, name, args));
   EXPECT_EQ(rec.run.status, expected_status) << rec.run.err;
   EXPECT_EQ(rec.run.status, py.status);

@@ -46,7 +46,8 @@ SlotId PointerRecorder::take_slot() {
     free_slots_.pop_back();
     return s;
   }
-  if (next_slot_ >= kMaxSlots) throw Error(fmt::format("{}: more than {} blocks live at once", path_, kMaxSlots), kExitFailure);
+  if (next_slot_ >= kMaxSlots)
+    throw Error(fmt::format("{}: more than {} blocks live at once", path_, kMaxSlots), kExitFailure);
   return SlotId{next_slot_++};
 }
 
