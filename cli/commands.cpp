@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "cli/options.hpp"
+#include "cli/record_python.hpp"
 #include "cli/workers.hpp"
 #include "engine/pooled.hpp"
 #include "engine/replay.hpp"
@@ -25,6 +26,7 @@
 #include "reports/replay_report.hpp"
 #include "reports/replay_wire.hpp"
 #include "reports/stats.hpp"
+#include "reports/verify.hpp"
 #include "traces/atomic_file.hpp"
 #include "traces/error.hpp"
 #include "traces/pipeline.hpp"
@@ -173,7 +175,7 @@ int run_compare(const Options& o) {
     check_replay_job(job);
     names.push_back(spec.name());
   }
-  params_for_trace(leading_metadata(o.input), o.python, o.sets);
+  params_for_trace(trace_metadata(o.input), o.python, o.sets);
   Format format = parse_format(o.format);
   // One worker process per stack, --jobs at once; each replays as `heaplay replay` does.
   unsigned jobs = o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
@@ -262,6 +264,18 @@ int run_synth(const Options& o) {
   return 0;
 }
 
+int run_record(const Options& o) {
+  if (o.record_python) return run_record_python(o);
+  throw Error("record: give --python to record a Python script (docs/record-python.md)");
+}
+
+int run_verify(const Options& o) {
+  // Replay the recording, compare with what CPython printed; the verdict on stdout.
+  VerifyResult v = verify_recording(o.input, thread_count(o));
+  write_stdout(render_verify(o.input, v));
+  return v.identical() ? 0 : kExitFailure;
+}
+
 }  // namespace
 
 int run(const Options& o) {
@@ -270,6 +284,8 @@ int run(const Options& o) {
   if (o.command == "compare") return run_compare(o);
   if (o.command == "convert") return run_convert(o);
   if (o.command == "synth") return run_synth(o);
+  if (o.command == "record") return run_record(o);
+  if (o.command == "verify") return run_verify(o);
   throw Error(fmt::format("unknown command '{}'", o.command));
 }
 

@@ -156,6 +156,20 @@ int main(int argc, char** argv) {
   synth->add_flag("--no-objects", o.no_objects, "pylike only: only a/f/r records (a malloc-level trace)");
   add_write_options(synth, o);
 
+  auto* record = app.add_subcommand("record", "Run a program and record its allocations into a trace");
+  record->add_flag("--python", o.record_python,
+                   "PROGRAM is a Python script: run it like python3 in an embedded CPython and record what its "
+                   "allocator domains see (docs/record-python.md)");
+  record->add_option("-o,--output", o.output, "Trace to write (.heaplay; default: the script's name with .heaplay)");
+  record->add_option("PROGRAM", o.program, "The program (with --python: SCRIPT.py) and its arguments, after --")
+      ->required();
+
+  auto* verify = app.add_subcommand(
+      "verify", "Replay a Python recording through pymalloc's model and compare with CPython's own statistics");
+  verify->add_option("TRACE", o.input, "A trace written by heaplay record --python")->required();
+  verify->add_option("--threads", o.threads, "1: read and replay on one thread; 2: on two (default where there are two cores)")
+      ->check(CLI::Range(1u, 2u));
+
   // Name an unknown command instead of CLI11's "A subcommand is required".
   // Global options take no values, so the first word without a dash is the command.
   for (int i = 1; i < argc; ++i) {
@@ -164,7 +178,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == a;
     if (!known) {
-      std::fprintf(stderr, "heaplay: error: unknown command '%s' (stats, replay, compare, convert, synth)\nRun 'heaplay --help' for usage.\n",
+      std::fprintf(stderr, "heaplay: error: unknown command '%s' (stats, replay, compare, convert, synth, record, verify)\nRun 'heaplay --help' for usage.\n",
                    argv[i]);
       return heaplay::kExitBadInput;
     }

@@ -30,8 +30,10 @@ ReplayResult replay_trace(const ReplayJob& job, const std::function<void(const S
   StackSpec spec = check_replay_job(job);
   StackOptions options{parse_raw_kind(job.raw), parse_touch(job.touch)};
   // The parameters: --python, else the version the trace was recorded with; then --set.
+  // The metadata as at the trace's end: a recorder writes the arena alignments
+  // (pooled.arena_alignment=trace) after its last frame.
   std::string note;
-  Params params = params_for_trace(leading_metadata(job.input), job.python, job.sets, &note);
+  Params params = params_for_trace(trace_metadata(job.input), job.python, job.sets, &note);
   if (!note.empty()) spdlog::warn("{}", note);
   ReadOptions r;
   r.lenient = job.lenient;
