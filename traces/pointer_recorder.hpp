@@ -13,7 +13,7 @@
 // program's every allocation.
 //
 // Not thread-safe: the caller serializes every call (the Python recorder,
-// pyrecord/hooks.cpp, holds one lock around each allocator call).
+// traces/python/hooks.cpp, holds one lock around each allocator call).
 //
 // What a recorder meets that a trace has no record for:
 // - a free or realloc of an address it never saw allocated (allocated before

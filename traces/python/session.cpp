@@ -2,7 +2,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "pyrecord/session.hpp"
+#include "traces/python/session.hpp"
 
 #include <unistd.h>
 
@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "pyrecord/hooks.hpp"
+#include "traces/python/hooks.hpp"
 #include "traces/error.hpp"
 
 // Exported by libpython (PyAPI_FUNC) but declared only in its internal

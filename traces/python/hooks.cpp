@@ -21,7 +21,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "pyrecord/hooks.hpp"
+#include "traces/python/hooks.hpp"
 
 #include <pthread.h>
 #include <sched.h>

@@ -8,8 +8,8 @@
 //   1. the trace file (an unwritable OUT stops here, before anything runs);
 //   2. Py_PreInitialize with pymalloc as the MEM/OBJ allocator (whatever
 //      PYTHONMALLOC says: pymalloc is what is recorded);
-//   3. the allocator hooks (pyrecord/hooks.hpp), before any MEM/OBJ request;
-//   4. Py_InitializeFromConfig, the gc and atexit hooks (pyrecord/session.hpp);
+//   3. the allocator hooks (traces/python/hooks.hpp), before any MEM/OBJ request;
+//   4. Py_InitializeFromConfig, the gc and atexit hooks (traces/python/session.hpp);
 //   5. Py_RunMain, which runs the script, then finalizes.
 // Exit status: the script's (as python3's); 2 for bad usage or a script that
 // cannot be opened, 1 when the trace cannot be written.
@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "pyrecord/hooks.hpp"
-#include "pyrecord/session.hpp"
+#include "traces/python/hooks.hpp"
+#include "traces/python/session.hpp"
 #include "traces/atomic_file.hpp"
 #include "traces/error.hpp"
 #include "traces/pointer_recorder.hpp"
