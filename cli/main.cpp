@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -67,7 +68,7 @@ void add_stack_options(CLI::App* cmd, heaplay::cli::Options& o, bool compare) {
                   "With a real --raw: stop with an error once the replay holds more than BYTES (K, M, G suffixes; "
                   "default: half the physical memory)")
       ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
 }
 
 // Log lines to stderr, a progress bar's line erased first (reports/progress.hpp).

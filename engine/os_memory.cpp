@@ -106,7 +106,7 @@ void PageMap::unmap(Addr a, uint64_t bytes) {
 }
 
 void MemoryLimit::exceeded(uint64_t bytes, std::string_view what) const {
-  throw Error(fmt::format("{}: {} reach {} bytes, past --max-memory {}: the replay stops before the machine runs "
+  throw Error(fmt::format("{}: {} came to {} bytes, past --max-memory {}: the replay stops before the machine runs "
                           "short of memory (give a larger --max-memory; the default is half the physical memory)",
                           who_, what, bytes, limit_),
               kExitFailure);

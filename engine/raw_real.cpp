@@ -42,8 +42,6 @@ std::string describe_raw(RawKind kind) {
 void RawReal::fail(std::string_view what) const { throw Error(fmt::format("{}: {}", who_, what), kExitFailure); }
 
 void RawReal::start() {
-  baseline_held_ = lib_.held();
-  baseline_free_ = lib_.free_bytes().value_or(0);
   baseline_figures_ = lib_.figures();
   baseline_rss_ = rss_now();
   started_ = true;
@@ -61,8 +59,7 @@ void RawReal::grown() {
 
 void RawReal::refresh() {
   if (!started_) return;
-  const uint64_t now = lib_.held();
-  polled_ = now > baseline_held_ ? now - baseline_held_ : 0;
+  polled_ = lib_.held();
   ++refreshes_;
   const uint64_t h = held_bytes();
   meter_->held = h;
@@ -151,8 +148,7 @@ void RawReal::touch(Addr a, uint64_t bytes) { write_block(touch_, ptr(a), 0, byt
 
 uint64_t RawReal::raw_free_bytes() const {
   if (!started_) return 0;
-  if (const std::optional<uint64_t> f = lib_.free_bytes())
-    return *f > baseline_free_ ? *f - baseline_free_ : 0;
+  if (const std::optional<uint64_t> f = lib_.free_bytes()) return *f;
   return polled_ > usable_live_ ? polled_ - usable_live_ : 0;
 }
 

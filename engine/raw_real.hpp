@@ -9,14 +9,17 @@
 // (os_memory.hpp).
 //
 // Held bytes: the library's own figure (jemalloc stats.resident, mimalloc's
-// committed bytes, tcmalloc heap_size - unmapped; docs/metrics.md), less its
-// value at the baseline, plus the bytes map()ped. Reading it costs
+// committed bytes, tcmalloc heap_size - unmapped; docs/metrics.md), plus the
+// bytes map()ped. No baseline is subtracted: the library serves the replay
+// alone (unlike glibc's heap, which holds heaplay's own memory too), so what
+// it held before the first request (its start-up metadata, a first heap
+// chunk) is part of what it costs to serve the trace. Reading it costs
 // microseconds, so it is read at refresh() (the Replayer calls it between
 // requests: every few thousand records, at timeline samples, when the live
 // bytes have grown by 1/64 since the last refresh, and at the end); between
 // refreshes held is the last reading, or the usable bytes of the live blocks
 // when those are more (the library holds at least them):
-//   held = max(library figure - baseline at the last refresh, usable live) + mapped
+//   held = max(library figure at the last refresh, usable live) + mapped
 // The peak is the largest of those after any request or refresh.
 //
 // Usable sizes: the library's malloc_usable_size for every realloc and for
@@ -25,7 +28,8 @@
 // fresh block of one request size the same; Debug builds check each). A
 // Block's handle keeps its usable size, so a free looks nothing up.
 //
-// Baseline: at the first request: the library's figures and the resident set.
+// Baseline: at the first request, the library's figures and the resident
+// set, for the report.
 // --max-memory (MemoryLimit): checked after every request against the usable
 // live bytes plus mapped bytes (before any byte is touched), and at each
 // refresh against held and the process's resident set.
@@ -62,7 +66,7 @@ class RawReal final : public Layer {
   void touch(Addr addr, uint64_t bytes) override;
   uint64_t held_bytes() const override;
   uint64_t peak_held_bytes() const override { return peak_held_; }
-  // The library's free figure less the baseline's (mimalloc: held less the usable live bytes).
+  // The library's free figure (mimalloc: its held figure less the usable live bytes).
   uint64_t raw_free_bytes() const override;
   uint64_t rss_bytes() const override { return rss_now(); }
   bool held_is_polled() const override { return true; }
@@ -71,7 +75,7 @@ class RawReal final : public Layer {
   bool is_valid() const override;
 
   const MallocLibrary& library() const { return lib_; }
-  // The library's held figure less the baseline's, at the last refresh.
+  // The library's held figure at the last refresh.
   uint64_t polled_held_bytes() const { return polled_; }
   uint64_t usable_live_bytes() const { return usable_live_; }
   uint64_t refreshes() const { return refreshes_; }
@@ -91,7 +95,7 @@ class RawReal final : public Layer {
   PageMap pages_;
   MemoryLimit limit_;
   bool started_ = false;
-  uint64_t baseline_held_ = 0, baseline_free_ = 0, baseline_rss_ = 0;
+  uint64_t baseline_rss_ = 0;
   std::vector<AllocatorFigure> baseline_figures_;
   uint64_t polled_ = 0, refreshes_ = 0;
   uint64_t mallocs_ = 0, frees_ = 0, reallocs_ = 0, realloc_moves_ = 0;
