@@ -149,7 +149,7 @@ void Replayer::stop() {
     next_refresh_ += refresh_every_;
   }
   if (records_ == sampler_.next()) {
-    if (has_rss_ && !refreshed) refresh();  // the sample's held is the allocator's own figure
+    if (refresh_on_growth_ && !refreshed) refresh();  // the sample's held is the allocator's own figure
     take_sample();
   }
 }
