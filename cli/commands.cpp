@@ -13,6 +13,7 @@
 
 #include "cli/options.hpp"
 #include "cli/workers.hpp"
+#include "engine/os_memory.hpp"
 #include "engine/pooled.hpp"
 #include "engine/replay.hpp"
 #include "engine/replay_run.hpp"
@@ -203,9 +204,13 @@ int run_compare(const Options& o) {
   ProgressOptions progress;
   progress.show = !o.no_progress && o.verbosity >= 0 && isatty(2);
   if (progress.show) progress.task_total = recorded_event_count(o.input);
+  // --max-memory's default, half the physical memory, is shared by the
+  // workers that run at once: together they stay under it.
+  const uint64_t max_memory = o.max_memory ? o.max_memory : default_max_memory() / std::min<size_t>(jobs, tasks.size());
   std::vector<WorkerOutcome> outcomes = run_workers(names, jobs, [&](size_t i, std::atomic<uint64_t>* counter) {
     ReplayJob job = replay_job(o, tasks[i].stack);
     job.raw = tasks[i].raw;
+    job.max_memory = max_memory;
     job.threads = o.threads ? o.threads : 1;  // the workers share the cores
     job.progress = counter;
     return encode_replay_result(replay_trace(job));

@@ -65,8 +65,9 @@ void add_stack_options(CLI::App* cmd, heaplay::cli::Options& o, bool compare) {
       ->check(CLI::IsMember({"none", "first", "all"}))
       ->default_val("none");
   cmd->add_option("--max-memory", o.max_memory,
-                  "With a real --raw: stop with an error once the replay holds more than BYTES (K, M, G suffixes; "
-                  "default: half the physical memory)")
+                  std::string("With a real --raw: stop with an error once the replay holds more than BYTES (K, M, G "
+                              "suffixes; default: half the physical memory") +
+                      (compare ? ", shared by the workers running at once)" : ")"))
       ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
 }
