@@ -49,14 +49,14 @@ void BM_RawRealLayer(benchmark::State& state) {
   RawReal layer(load_malloc_library(kind_of(state)), Touch::None, UINT64_MAX, 0);
   std::array<Block, kWindow> window{};
   std::array<uint64_t, kWindow> sizes{};
-  for (size_t k = 0; k < kWindow; ++k) window[k] = layer.allocate(Request{sizes[k] = mix(k)});
+  for (size_t k = 0; k < kWindow; ++k) window[k] = layer.allocate(Request{sizes[k] = mix(k), {}, Domain::Mem});
   for (size_t n = kWindow; auto _ : state) {
     const size_t at = n % kWindow;
-    layer.release(window[at], Request{sizes[at]});
-    window[at] = layer.allocate(Request{sizes[at] = mix(n++)});
+    layer.release(window[at], Request{sizes[at], {}, Domain::Mem});
+    window[at] = layer.allocate(Request{sizes[at] = mix(n++), {}, Domain::Mem});
     benchmark::DoNotOptimize(window[at]);
   }
-  for (size_t k = 0; k < kWindow; ++k) layer.release(window[k], Request{sizes[k]});
+  for (size_t k = 0; k < kWindow; ++k) layer.release(window[k], Request{sizes[k], {}, Domain::Mem});
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_RawRealLayer)->DenseRange(2, 4);

@@ -116,7 +116,7 @@ TEST_P(RawRealTest, ServesRequestsFromTheLibraryNotThisProcessMalloc) {
     uint64_t requested = 0, short_blocks = 0;
     for (uint64_t i = 0; i < 3000; ++i) {
       const uint64_t size = i % 500 == 7 ? (i % 3 + 1) * 300 * kKiB : (i * 37) % 3000;
-      const Block b = layer->allocate(Request{size});
+      const Block b = layer->allocate(Request{size, {}, Domain::Mem});
       short_blocks += api.usable_size(reinterpret_cast<void*>(b.addr)) < size;
       blocks.push_back(b);
       sizes.push_back(size);
@@ -133,11 +133,11 @@ TEST_P(RawRealTest, ServesRequestsFromTheLibraryNotThisProcessMalloc) {
     out["peak"] = std::to_string(layer->peak_held_bytes());
     // Grow every tenth block (it may move), then free everything.
     for (size_t i = 0; i < blocks.size(); i += 10) {
-      blocks[i] = layer->reallocate(blocks[i], sizes[i], Request{sizes[i] + 5000});
+      blocks[i] = layer->reallocate(blocks[i], sizes[i], Request{sizes[i] + 5000, {}, Domain::Mem});
       sizes[i] += 5000;
     }
     out["valid_mid"] = layer->is_valid() ? "yes" : "no";
-    for (size_t i = 0; i < blocks.size(); ++i) layer->release(blocks[i], Request{sizes[i]});
+    for (size_t i = 0; i < blocks.size(); ++i) layer->release(blocks[i], Request{sizes[i], {}, Domain::Mem});
     layer->refresh();
     const LayerReport rep = layer->report();
     out["live_blocks"] = std::to_string(counter(rep, "live_blocks"));
@@ -225,9 +225,9 @@ TEST_P(RawRealTest, HeaplaysOwnMemoryStaysOutOfTheLibrary) {
 TEST_P(RawRealTest, MaxMemoryStopsBeforeTheBlockIsTouched) {
   const Figures f = run_child([](Figures& out) {
     auto layer = make_raw_real(GetParam(), Touch::All, 0, kMiB);
-    layer->allocate(Request{512 * kKiB});
+    layer->allocate(Request{512 * kKiB, {}, Domain::Mem});
     out["first"] = "ok";
-    layer->allocate(Request{600 * kKiB});
+    layer->allocate(Request{600 * kKiB, {}, Domain::Mem});
     out["second"] = "ok";
   });
   EXPECT_EQ(f.at("first"), "ok");
@@ -277,9 +277,9 @@ TEST(RawReal, TheTestBinaryStartsWithJemallocsStaticTls) {
 TEST(RawGlibcLimit, MaxMemoryStopsBeforeTheBlockIsTouched) {
   const Figures f = run_child([](Figures& out) {
     RawGlibc layer(Touch::All, 0, 4 * kMiB);
-    layer.allocate(Request{kMiB});
+    layer.allocate(Request{kMiB, {}, Domain::Mem});
     out["first"] = "ok";
-    layer.allocate(Request{5 * kMiB});
+    layer.allocate(Request{5 * kMiB, {}, Domain::Mem});
     out["second"] = "ok";
   });
   EXPECT_EQ(f.at("first"), "ok");
