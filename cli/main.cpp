@@ -3,12 +3,15 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <exception>
 #include <memory>
 #include <mutex>
 
 #include "cli/options.hpp"
+#include "engine/malloc_library.hpp"
 #include "reports/progress.hpp"
 #include "traces/error.hpp"
 
@@ -39,20 +42,34 @@ void add_report_options(CLI::App* cmd, heaplay::cli::Options& o, const std::stri
       ->check(CLI::Range(1u, 2u));
 }
 
-// --python, --set, --raw and --touch (replay; compare: for every stack).
-void add_stack_options(CLI::App* cmd, heaplay::cli::Options& o) {
+// --python, --set, --raw, --touch and --max-memory (replay; compare: for every
+// stack, and --raw takes a comma-separated list there).
+void add_stack_options(CLI::App* cmd, heaplay::cli::Options& o, bool compare) {
   cmd->add_option("--python", o.python,
                      "CPython version whose allocator parameters to use: 3.8 to 3.13 "
                      "(default: the trace's own version when recorded, else 3.11)");
   cmd->add_option("--set", o.sets, "Override one parameter, KEY=VALUE (repeatable; see docs/replay.md)")
       ->take_all()
       ->allow_extra_args(false);
-  cmd->add_option("--raw", o.raw, "Bottom layer: sim (a deterministic model) or glibc (this process's malloc)")
-      ->check(CLI::IsMember({"sim", "glibc"}))
-      ->default_val("sim");
-  cmd->add_option("--touch", o.touch, "With --raw glibc: write none, the first byte, or all pages of each block")
+  const auto kinds = CLI::IsMember({"sim", "glibc", "jemalloc", "mimalloc", "tcmalloc"});
+  const std::string what = "sim (a deterministic model), glibc (this process's malloc), or jemalloc, mimalloc, "
+                           "tcmalloc (Debian's libraries, loaded at run time; docs/raw-real.md)";
+  if (compare)
+    cmd->add_option("--raw", o.raws, "Bottom layers, comma-separated, each replayed with every stack: " + what)
+        ->delimiter(',')
+        ->check(kinds)
+        ->default_str("sim");
+  else
+    cmd->add_option("--raw", o.raw, "Bottom layer: " + what)->check(kinds)->default_val("sim");
+  cmd->add_option("--touch", o.touch, "With a real --raw: write none, the first bytes, or all pages of each block")
       ->check(CLI::IsMember({"none", "first", "all"}))
       ->default_val("none");
+  cmd->add_option("--max-memory", o.max_memory,
+                  std::string("With a real --raw: stop with an error once the replay holds more than BYTES (K, M, G "
+                              "suffixes; default: half the physical memory") +
+                      (compare ? ", shared by the workers running at once)" : ")"))
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
 }
 
 // Log lines to stderr, a progress bar's line erased first (reports/progress.hpp).
@@ -98,7 +115,7 @@ int main(int argc, char** argv) {
   replay->add_option("--stack", o.stack,
                      "raw, pooled, objspec or gc (cumulative), or layers joined by '+', top to bottom")
       ->default_val("pooled");
-  add_stack_options(replay, o);
+  add_stack_options(replay, o, false);
   replay->add_option("--pymalloc-stats", o.pymalloc_stats,
                      "Write the pooled layer's state as sys._debugmallocstats() prints it to PATH ('-': stdout)");
   replay->add_option("-o,--output-dir", o.out_dir,
@@ -120,7 +137,7 @@ int main(int argc, char** argv) {
       ->required();
   compare->add_option("--jobs", o.jobs, "Worker processes at once (default: the number of cores)")
       ->check(CLI::Range(1u, 1024u));
-  add_stack_options(compare, o);  // for every stack
+  add_stack_options(compare, o, true);  // for every stack
   compare->add_option("-o,--output-dir", o.out_dir,
                       "Also write summary.csv, summary.json, timeline.csv and sizeclasses.csv (all stacks) into DIR");
   compare->add_option("--samples", o.samples, "Timeline rows per stack at most")
@@ -198,6 +215,10 @@ int main(int argc, char** argv) {
     return heaplay::kExitBadInput;
   }
   o.command = app.get_subcommands().front()->get_name();
+  // jemalloc's dlopen needs static TLS reserved from the process's start
+  // (engine/malloc_library.hpp): start again with it, before anything is read.
+  if (o.raw == "jemalloc" || std::find(o.raws.begin(), o.raws.end(), "jemalloc") != o.raws.end())
+    heaplay::reexec_with_static_tls(argv);
   o.verbosity = verbose - quiet;
   setup_logging(o.verbosity);
 
