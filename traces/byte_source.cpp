@@ -86,10 +86,13 @@ class ZstdSource final : public ByteSource {
         base_ = in_->file_offset() - got;
       }
       size_t ret = ZSTD_decompressStream(dctx_, &ob, &ib_);
+      // On an error zstd leaves ib_.pos where this call began, which depends
+      // on how much output earlier calls were given (a reader's buffer, or
+      // read-ahead's larger chunks): the start of the frame does not.
       if (ZSTD_isError(ret))
-        throw Error(fmt::format("{}: byte {}: corrupt zstd data: {}", path_, base_ + ib_.pos,
-                                ZSTD_getErrorName(ret)));
+        throw Error(fmt::format("{}: byte {}: corrupt zstd frame: {}", path_, frame_start_, ZSTD_getErrorName(ret)));
       in_frame_ = ret != 0;
+      if (!in_frame_) frame_start_ = base_ + ib_.pos;  // the next frame, if any, starts here
     }
     return ob.pos;
   }
@@ -103,6 +106,7 @@ class ZstdSource final : public ByteSource {
   ZSTD_DCtx* dctx_;
   ZSTD_inBuffer ib_{nullptr, 0, 0};
   uint64_t base_ = 0;
+  uint64_t frame_start_ = 0;  // file offset of the frame being decoded
   bool eof_ = false, in_frame_ = false, truncated_ = false;
 };
 

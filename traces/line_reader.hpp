@@ -32,7 +32,7 @@ class LineReader {
   static constexpr size_t kMaxLine = 1u << 20;  // bytes
 
   LineReader(std::unique_ptr<ByteSource> src, std::string path)
-      : src_(std::move(src)), path_(std::move(path)), buf_(new char[kBufferBytes]) {}
+      : src_(std::move(src)), path_(std::move(path)) {}
 
   // Next line without its '\n' (and without a trailing '\r'); false at the end.
 
@@ -88,7 +88,8 @@ class LineReader {
 
  private:
   static constexpr size_t kChunk = 1u << 20;
-  static constexpr size_t kBufferBytes = kMaxLine + kChunk;
+  static constexpr size_t kBufferBytes = kMaxLine + kChunk;  // the most the buffer grows to
+  static constexpr size_t kFirstBuffer = 64u << 10;          // kBufferBytes / 2^5
   void fill() {
     if (pos_ > 0) {
       std::memmove(buf_.get(), buf_.get() + pos_, end_ - pos_);
@@ -97,7 +98,17 @@ class LineReader {
     }
     if (end_ >= kMaxLine)
       throw Error(fmt::format("{}:{}: line longer than {} bytes", path_, line_no_ + 1, kMaxLine));
-    size_t got = src_->read(buf_.get() + end_, kBufferBytes - end_);
+    // The buffer doubles at every fill until it is whole: a short trace never
+    // allocates (or touches) 2 MiB, a long one reaches full size in six fills.
+    // Until then a doubling leaves room to read into; after, kChunk is left.
+    if (cap_ < kBufferBytes) {
+      const size_t cap = cap_ ? cap_ * 2 : kFirstBuffer;
+      std::unique_ptr<char[]> grown(new char[cap]);
+      if (end_) std::memcpy(grown.get(), buf_.get(), end_);
+      buf_ = std::move(grown);
+      cap_ = cap;
+    }
+    size_t got = src_->read(buf_.get() + end_, cap_ - end_);
     if (got == 0) eof_ = true;
     end_ += got;
     const char* b = buf_.get();
@@ -107,9 +118,8 @@ class LineReader {
 
   std::unique_ptr<ByteSource> src_;
   std::string path_;
-  // Not zero-filled: a short trace touches (and the kernel maps) only the
-  // pages it fills, not 2 MiB per reader. Only [0, end_) is ever read.
-  std::unique_ptr<char[]> buf_;
+  std::unique_ptr<char[]> buf_;  // cap_ bytes, not zero-filled: only [0, end_) is ever read
+  size_t cap_ = 0;
   size_t pos_ = 0, complete_ = 0, end_ = 0;
   uint64_t line_no_ = 0;
   bool eof_ = false, cut_line_ = false;
