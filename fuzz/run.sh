@@ -23,7 +23,7 @@ targets=("$@")
 
 if [ "${HEAPLAY_FUZZ_NO_BUILD:-0}" != 1 ]; then
   # The same configuration as .ci/run's sanitizer tree, so either builds for the other.
-  CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
+  cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
     -DHEAPLAY_SANITIZE=ON -DHEAPLAY_FUZZ=ON -DHEAPLAY_BENCH=OFF >/dev/null
   cmake --build "$build" -j2 --target "${targets[@]/#/fuzz_}"
 fi
