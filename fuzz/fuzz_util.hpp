@@ -125,6 +125,12 @@ class CheckingConsumer final : public EventConsumer {
     if (x.state != st) finding("consumer contract", what);
     return x;
   }
+  // A free or a death: the slot held that, of the size the event carries.
+  void release(const Event& e, State held, const char* what) {
+    Slot& x = want(e.slot, held, what);
+    if (x.size != e.size) finding("consumer contract", "a release of another size than the slot's");
+    x.state = Free;
+  }
   void check(const Event& e) {
     if (strings_ && e.str.value >= strings_->size()) finding("consumer contract", "a string id beyond the table");
     hash_ = (hash_ ^ static_cast<uint64_t>(e.kind)) * 0x100000001b3ull;
@@ -138,25 +144,17 @@ class CheckingConsumer final : public EventConsumer {
         x.size = e.size;
         break;
       }
-      case EventKind::Free: {
-        Slot& x = want(e.slot, Block, "free of a slot that holds no block");
-        if (x.size != e.size) finding("consumer contract", "free with another size than the block's");
-        x.state = Free;
-        break;
-      }
+      case EventKind::Free: release(e, Block, "free of a slot that holds no block"); break;
       case EventKind::Realloc: {
         Slot& x = want(e.slot, Block, "realloc of a slot that holds no block");
         if (x.size != e.old_size) finding("consumer contract", "realloc whose old_size is not the block's");
         x.size = e.size;
         break;
       }
-      case EventKind::Death: {
-        Slot& x = want(e.slot, Object, "death of a slot that holds no object");
-        if (x.size != e.size) finding("consumer contract", "death with another size than the object's");
-        x.state = Free;
+      case EventKind::Death:
+        release(e, Object, "death of a slot that holds no object");
         ++deaths_;
         return;  // derived, not a record
-      }
       case EventKind::Incref:
       case EventKind::Decref: want(e.slot, Object, "+/- of a slot that holds no object"); break;
       case EventKind::Link:
@@ -184,3 +182,9 @@ class CheckingConsumer final : public EventConsumer {
 };
 
 }  // namespace heaplay::fuzz
+
+// Every target's libFuzzer set-up (each target is one source file that includes this header).
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  heaplay::fuzz::quiet();
+  return 0;
+}

@@ -75,11 +75,6 @@ std::string build_file(const uint8_t* data, size_t size) {
 }  // namespace
 }  // namespace heaplay::fuzz
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  heaplay::fuzz::quiet();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace heaplay::fuzz;
   std::string file = build_file(data, size);

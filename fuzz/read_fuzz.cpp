@@ -47,11 +47,6 @@ std::unique_ptr<TraceReader> open_reader(const std::string& path, const ReadOpti
 }  // namespace
 }  // namespace heaplay::fuzz
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  heaplay::fuzz::quiet();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace heaplay::fuzz;
   read_three_ways(mem_file().hold(data, size), open_reader, 7);

@@ -29,11 +29,6 @@
 #error "HEAPLAY_FUZZ_STACK names the stack (raw, pooled, objspec or gc)"
 #endif
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  heaplay::fuzz::quiet();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace heaplay;
   const std::string& path = fuzz::mem_file().hold(data, size);
