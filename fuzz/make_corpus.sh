@@ -12,8 +12,10 @@ cd "$(dirname "$0")"
 root=..
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-rm -rf corpus
+# Keep what fuzzing found (found-*: minimized inputs of fixed bugs, each also
+# a test in tests/); rewrite everything else.
 mkdir -p corpus/{text,native,heaptrack,mtrace,native_frames,replay}
+find corpus -type f ! -name 'found-*' -delete
 
 # Every text record, both number forms, metadata, comments, CR LF, no final newline.
 cat >corpus/text/every_record.trace <<'EOF'

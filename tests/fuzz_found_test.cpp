@@ -93,5 +93,42 @@ TEST(FuzzFound, OverlongStringsAreMalformedLines) {
   EXPECT_EQ(c.summary.anomalies.counts[static_cast<int>(Anomaly::Malformed)], 1u);
 }
 
+// fuzz_text and fuzz_heaptrack: damaged zstd frames (minimized) whose outcome
+// depended on how much room each read gave zstd. With read-ahead (1 MiB
+// reads) the first one failed with "Data corruption detected"; without it
+// the reader's smaller reads had delivered a first line, whose parse error
+// came first. The second one even failed with another zstd error. Now zstd
+// is always given the same room (Decoder, byte_source.cpp).
+TEST(FuzzFound, DamagedZstdFramesFailAlikeWithAndWithoutReadAhead) {
+  const std::string text_input(
+      "\x28\xb5\x2f\xfd\x04\x58\x30\x06\x00\x04\x79\x5a\x4d\xe0\x6a\xb0\xef\xd4\x00\x00\x00\x00\x00\x00"
+      "\x00\x00\xff\xff\xff\xff\xff\x6f\xf2\xff\xff\xff\xff\xff\xff\xff\x6f\xf2\x39\x31\x0a\x6c\x20\x38"
+      "\x38\x20\x32\x37\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff\xff\x6f\xf2\xff"
+      "\xff\x00\xff\xff\xff\xff\xff\x6f\xf2\x00\x00\x00\x00\xca\x69\xaa\x1b\x00\x01\xff\xff\xff\xff\x6f"
+      "\xf2\x39\x31\x0a\x6c\x20\x38\x38\x20\x32\x37\x0a\x00\x00\x00\x00\x00\x00\x00\x00\xff\x6f\xf2\x37"
+      "\x0a\x00\x00\x00\x00\x00\x00\x00\x00\xff\x6f\xf2\xf2\x0a\x6c\x20\x38\x38\x20\x32\x37\x0a\x00\x00"
+      "\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\x6f\xf2\xf2\x00\x00\x00\x00\xca\x69\xaa\x1b\x49\xd5\xd0"
+      "\x64\x30\xe8\x18\x01\x00\x00\x00\x00\x00\x00\x01\xff\xff\x00\xff\x6f\xf2\x37\x0a\x00\x00\x00\x00"
+      "\x00\x00\xff\x6f\xf2\x00\x00\x00\x00\x00\x00\x00\x00\xff\x6f\xf2\x37\x0a\x00\xff\x6f\xf2",
+      214);
+  const std::string heaptrack_input("\x28\xb5\x2f\xfd\x30\x0a\x2b\x20\x38\xff", 10);
+  for (const auto& [input, expected] :
+       {std::pair{text_input, std::string("byte 0: corrupt zstd frame: Data corruption detected")},
+        std::pair{heaptrack_input, std::string("byte 0: corrupt zstd frame: Destination buffer is too small")}}) {
+    const std::string path = testing::temp_path("damaged.zst");
+    testing::write_file(path, input);
+    for (bool prefetch : {false, true}) {
+      ReadOptions options;
+      options.prefetch = prefetch;
+      EXPECT_EQ(error_of([&] {
+                  CollectingConsumer c;
+                  open_trace(path, options)->read(c);
+                }),
+                path + ": " + expected)
+          << (prefetch ? "with read-ahead" : "without");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace heaplay::native_test
