@@ -45,6 +45,37 @@ class Tee final : public EventConsumer {
   EventConsumer &a_, &b_;
 };
 
+// StatsConsumer, fed until it throws. Its own errors (a byte total past
+// 2^64) must follow the rule for errors, but must not change the reader's
+// outcome, which the three reads compare.
+class GuardedStats final : public EventConsumer {
+ public:
+  explicit GuardedStats(const std::string& path) : path_(path) {}
+  void begin(const TraceInfo& info) override { guard([&] { stats_.begin(info); }); }
+  void events(std::span<const Event> batch) override { guard([&] { stats_.events(batch); }); }
+  void end(const TraceInfo& info, const ReadSummary& summary) override {
+    guard([&] {
+      stats_.end(info, summary);
+      (void)stats_.finish();
+    });
+  }
+
+ private:
+  template <class F>
+  void guard(F f) {
+    if (failed_) return;
+    try {
+      f();
+    } catch (const Error& e) {
+      check_error(e, path_);
+      failed_ = true;
+    }
+  }
+  const std::string& path_;
+  StatsConsumer stats_;
+  bool failed_ = false;
+};
+
 struct ReadOutcome {
   bool ok = false;
   std::string error;  // when !ok
@@ -61,10 +92,9 @@ inline ReadOutcome read_once(const std::string& path, const Opener& open, ReadOp
     auto reader = open(path, options);
     ReadSummary s;
     if (stats) {
-      StatsConsumer st;
+      GuardedStats st(path);
       Tee both(check, st);
       s = reader->read(both);
-      (void)st.finish();
     } else {
       s = reader->read(check);
     }
