@@ -133,7 +133,7 @@ class ZstdSource final : public Decoder {
   size_t decode(char* dst) override {
     ZSTD_outBuffer ob{dst, kOutChunk, 0};
     while (ob.pos == 0) {
-      if (ib_.pos == ib_.size) {
+      if (ib_.pos == ib_.size && !pending_) {
         if (eof_) return 0;
         size_t got = in_->read(buf_.data(), buf_.size());
         if (got == 0) {
@@ -153,6 +153,11 @@ class ZstdSource final : public Decoder {
         throw Error(fmt::format("{}: byte {}: corrupt zstd frame: {}", path_, frame_start_, ZSTD_getErrorName(ret)));
       in_frame_ = ret != 0;
       if (!in_frame_) frame_start_ = base_ + ib_.pos;  // the next frame, if any, starts here
+      // A frame not done that filled the room may hold decoded bytes it
+      // could not hand out: the next call takes them, before more input (or
+      // the end of it) is looked at. Missing that, a cut file lost the
+      // complete lines zstd still held.
+      pending_ = in_frame_ && ob.pos == ob.size;
     }
     return ob.pos;
   }
@@ -165,6 +170,7 @@ class ZstdSource final : public Decoder {
   uint64_t base_ = 0;
   uint64_t frame_start_ = 0;  // file offset of the frame being decoded
   bool eof_ = false, in_frame_ = false, truncated_ = false;
+  bool pending_ = false;  // zstd may hold output the last call had no room for
 };
 
 class GzipSource final : public Decoder {
@@ -185,7 +191,7 @@ class GzipSource final : public Decoder {
     zs_.avail_out = static_cast<uInt>(kOutChunk);
     const size_t want = kOutChunk;
     while (zs_.avail_out == want) {
-      if (zs_.avail_in == 0) {
+      if (zs_.avail_in == 0 && !pending_) {
         if (eof_) return 0;
         size_t got = in_->read(buf_.data(), buf_.size());
         if (got == 0) {
@@ -205,6 +211,8 @@ class GzipSource final : public Decoder {
       uInt before = zs_.avail_in;
       int ret = inflate(&zs_, Z_NO_FLUSH);
       consumed_before_ += before - zs_.avail_in;
+      // As for zstd: a member not done that filled the room may hold output.
+      pending_ = ret != Z_STREAM_END && zs_.avail_out == 0;
       if (ret == Z_STREAM_END) {
         // Multi-member gzip (concatenated files): continue with the next member.
         in_member_ = false;
@@ -226,6 +234,7 @@ class GzipSource final : public Decoder {
   z_stream zs_;
   uint64_t base_ = 0, consumed_before_ = 0;
   bool eof_ = false, in_member_ = false, truncated_ = false;
+  bool pending_ = false;  // zlib may hold output the last call had no room for
 };
 
 // Output sinks -------------------------------------------------------------
