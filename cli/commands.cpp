@@ -28,6 +28,7 @@
 #include "traces/atomic_file.hpp"
 #include "traces/error.hpp"
 #include "traces/pipeline.hpp"
+#include "traces/record.hpp"
 #include "traces/synth.hpp"
 #include "traces/trace_io.hpp"
 
@@ -262,6 +263,16 @@ int run_synth(const Options& o) {
   return 0;
 }
 
+int run_record(const Options& o) {
+  // The library runs the program and writes the file; its exit status is ours.
+  RecordOptions r;
+  r.argv = o.program;
+  r.output = o.output;
+  r.sites = o.sites;
+  r.follow_fork = o.follow_fork;
+  return record_program(r);
+}
+
 }  // namespace
 
 int run(const Options& o) {
@@ -270,6 +281,7 @@ int run(const Options& o) {
   if (o.command == "compare") return run_compare(o);
   if (o.command == "convert") return run_convert(o);
   if (o.command == "synth") return run_synth(o);
+  if (o.command == "record") return run_record(o);
   throw Error(fmt::format("unknown command '{}'", o.command));
 }
 

@@ -156,6 +156,15 @@ int main(int argc, char** argv) {
   synth->add_flag("--no-objects", o.no_objects, "pylike only: only a/f/r records (a malloc-level trace)");
   add_write_options(synth, o);
 
+  auto* record = app.add_subcommand(
+      "record", "Run a program and record every malloc, free and realloc it makes, exactly (docs/record.md)");
+  record->add_option("-o,--output", o.output, "Output file, native format (default: heaplay.PROGRAM.PID.heaplay)");
+  record->add_flag("--sites", o.sites,
+                   "Tag each allocation with its immediate caller (module!function+offset); costs time");
+  record->add_flag("--follow-fork", o.follow_fork,
+                   "Also record forked children, and programs exec'ed, each into OUTPUT.PID");
+  record->add_option("PROGRAM", o.program, "The program to run and its arguments, after --")->required();
+
   // Name an unknown command instead of CLI11's "A subcommand is required".
   // Global options take no values, so the first word without a dash is the command.
   for (int i = 1; i < argc; ++i) {
@@ -164,7 +173,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == a;
     if (!known) {
-      std::fprintf(stderr, "heaplay: error: unknown command '%s' (stats, replay, compare, convert, synth)\nRun 'heaplay --help' for usage.\n",
+      std::fprintf(stderr, "heaplay: error: unknown command '%s' (stats, replay, compare, convert, synth, record)\nRun 'heaplay --help' for usage.\n",
                    argv[i]);
       return heaplay::kExitBadInput;
     }

@@ -11,7 +11,7 @@
 namespace heaplay::cli {
 
 struct Options {
-  std::string command;  // "stats", "convert", "synth", "replay", "compare"
+  std::string command;  // "stats", "convert", "synth", "replay", "compare", "record"
   int verbosity = 0;    // -v: +1 each, -q: -1
 
   // Every command that reads a trace.
@@ -43,6 +43,11 @@ struct Options {
   std::string to;          // "", text, text.zst, text.gz, native
   int zstd_level = 3;
   uint32_t frame_events = 1u << 16;
+
+  // record (also -o: output)
+  std::vector<std::string> program;  // PROGRAM ARGS...
+  bool sites = false;                // --sites
+  bool follow_fork = false;          // --follow-fork
 
   // synth
   std::string workload;  // pylike, service, numeric, graph (traces/synth.hpp)

@@ -152,7 +152,7 @@ class NullConsumer final : public EventConsumer {
 class NativeWriter final : public TraceWriter {
  public:
   NativeWriter(const std::string& path, const WriteOptions& options)
-      : file_(path),
+      : file_(path, options.in_place ? AtomicFile::InPlace : AtomicFile::Atomic),
         version_(options.native_version ? options.native_version : kFormatVersion),
         blocks_(options.zstd_level),
         frame_events_(std::clamp<uint32_t>(options.frame_events, 1, kMaxFrameEvents)),
@@ -192,6 +192,10 @@ class NativeWriter final : public TraceWriter {
     if (!trailer.empty()) file_.write(blocks_.metadata(trailer));
     file_.write(blocks_.end(written_));
     ended_ = true;
+  }
+
+  void flush() override {
+    if (began_ && !ended_) flush_frame();
   }
 
   void commit() override {
