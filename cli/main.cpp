@@ -55,6 +55,27 @@ void add_stack_options(CLI::App* cmd, heaplay::cli::Options& o) {
       ->default_val("none");
 }
 
+// `record PROGRAM ARGS...`: the words heaplay parses (argv[0, parse)) and
+// where PROGRAM starts: after `--`, or at the first word after `record` that
+// is neither an option nor the value of -o/--output.
+struct RecordSplit {
+  int parse, program;
+};
+RecordSplit split_record_program(int argc, char** argv) {
+  int i = 1;
+  while (i < argc && std::string_view(argv[i]) != "record") ++i;
+  for (++i; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") return {i, i + 1};
+    if (a == "-o" || a == "--output") {
+      ++i;
+      continue;
+    }
+    if (!a.starts_with("-")) return {i, i};
+  }
+  return {argc, argc};
+}
+
 // Log lines to stderr, a progress bar's line erased first (reports/progress.hpp).
 class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
@@ -163,7 +184,7 @@ int main(int argc, char** argv) {
                    "Tag each allocation with its immediate caller (module!function+offset); costs time");
   record->add_flag("--follow-fork", o.follow_fork,
                    "Also record forked children, and programs exec'ed, each into OUTPUT.PID");
-  record->add_option("PROGRAM", o.program, "The program to run and its arguments, after --")->required();
+  record->footer("PROGRAM [ARGS...]: the program to run and its arguments, after the options (or after --)");
 
   // Name an unknown command instead of CLI11's "A subcommand is required".
   // Global options take no values, so the first word without a dash is the command.
@@ -180,8 +201,12 @@ int main(int argc, char** argv) {
     break;
   }
 
+  // record PROGRAM ARGS...: the program's words never reach CLI11.
+  const RecordSplit split = split_record_program(argc, argv);
+  for (int i = split.program; i < argc; ++i) o.program.emplace_back(argv[i]);
+
   try {
-    app.parse(argc, argv);
+    app.parse(split.parse, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -193,6 +218,7 @@ int main(int argc, char** argv) {
     return heaplay::kExitBadInput;
   }
   o.command = app.get_subcommands().front()->get_name();
+
   o.verbosity = verbose - quiet;
   setup_logging(o.verbosity);
 

@@ -91,14 +91,13 @@ std::string quoted(const std::vector<std::string>& argv) {
   return out;
 }
 
-std::string proc_cmdline(uint64_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/cmdline", pid), std::ios::binary);
-  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+// /proc/PID/cmdline's words (NUL-terminated), quoted.
+std::string quoted_cmdline(std::string_view raw) {
   std::vector<std::string> argv;
   for (size_t at = 0; at < raw.size();) {
     size_t end = raw.find('\0', at);
     if (end == std::string::npos) end = raw.size();
-    argv.push_back(raw.substr(at, end - at));
+    argv.emplace_back(raw.substr(at, end - at));
     at = end + 1;
   }
   return quoted(argv);
@@ -193,9 +192,12 @@ struct SignalBlock {
 // One process image's connection.
 struct Connection {
   Fd fd;
-  std::string hello;  // until it is complete
-  uint64_t pid = 0;
-  bool active = false;  // its stream takes its bytes now (else it waits its turn, unread)
+  std::string hello;      // the Hello and the command line after it, as they come
+  bool greeted = false;   // hello is complete
+  w::Hello h;             // then: the Hello...
+  std::string command;    // ...and the command line, quoted
+  std::string early;      // bytes after the hello read before its turn came
+  bool active = false;    // its stream takes its bytes now (else it waits its turn, mostly unread)
 };
 
 // One recorded process: its file, and its images' connections in turn.
@@ -220,6 +222,7 @@ class Recorder {
   void on_signals();
   void on_accept();
   void on_readable(Connection& c);
+  bool greet(Connection& c, const char*& data, size_t& left);
   void attach(Connection& c);
   void activate(Process& p, Connection& c);
   void closed(Connection& c);
@@ -269,6 +272,8 @@ void Recorder::launch() {
   pid_t pid = fork();
   if (pid < 0) fail_system("fork");
   if (pid == 0) {
+    close(go[1]);  // else the read below would never see the parent give up
+    close(err[0]);
     sigprocmask(SIG_SETMASK, &signals_.old, nullptr);
     for (std::string& e : env) putenv(e.data());
     snprintf(root_env, sizeof root_env, "%s=%d", w::kRootEnv, static_cast<int>(getpid()));
@@ -361,14 +366,7 @@ void Recorder::on_accept() {
 std::string Recorder::child_path(uint64_t pid) { return fmt::format("{}.{}", out_, pid); }
 
 void Recorder::attach(Connection& c) {
-  w::Hello h;
-  std::memcpy(&h, c.hello.data(), sizeof h);
-  if (h.magic != w::kHelloMagic || h.version != w::kVersion) {
-    spdlog::warn("record: a connection that is not from this heaplay's recorder library; ignored");
-    c.fd.reset();
-    return;
-  }
-  c.pid = h.pid;
+  const w::Hello& h = c.h;
   if (h.pid != static_cast<uint64_t>(pid_) && !o_.follow_fork) {  // the library was not to connect
     c.fd.reset();
     return;
@@ -376,9 +374,8 @@ void Recorder::attach(Connection& c) {
   Process& p = procs_[h.pid];
   if (!p.stream) {
     const std::string kind = h.kind == w::HelloKind::Fork ? "fork" : "spawn";
-    p.stream = std::make_unique<RecordStream>(child_path(h.pid), o_.write,
-                                              header(h.pid, h.ppid, kind, proc_cmdline(h.pid)), start_ns_,
-                                              o_.time_resolution_ns);
+    p.stream = std::make_unique<RecordStream>(child_path(h.pid), o_.write, header(h.pid, h.ppid, kind, c.command),
+                                              start_ns_, o_.time_resolution_ns);
   }
   if (p.active) p.waiting.push_back(&c);
   else activate(p, c);
@@ -387,12 +384,39 @@ void Recorder::attach(Connection& c) {
 // c's image writes into p's file from now on; an image after the first one
 // replaced the one before it (exec).
 void Recorder::activate(Process& p, Connection& c) {
-  if (p.images++ > 0) p.stream->new_image("exec " + proc_cmdline(c.pid));
-  w::Hello h;
-  std::memcpy(&h, c.hello.data(), sizeof h);
-  p.stream->set_clock(h.clock, h.ticks, h.monotonic_ns);
+  if (p.images++ > 0) p.stream->new_image("exec " + c.command);
+  p.stream->set_clock(c.h.clock, c.h.ticks, c.h.monotonic_ns);
   p.active = &c;
   c.active = true;
+  // What it sent while it waited its turn.
+  std::string early = std::move(c.early);
+  if (!early.empty() && !p.stream->feed(early)) closed(c);
+}
+
+// Takes the hello's bytes from the front of data; true once it is complete
+// (and checked: a stranger's connection is closed).
+bool Recorder::greet(Connection& c, const char*& data, size_t& left) {
+  size_t want = sizeof(w::Hello);
+  if (c.hello.size() >= sizeof(w::Hello)) want += c.h.cmdline_bytes;
+  while (left > 0 && c.hello.size() < want) {
+    const size_t k = std::min(left, want - c.hello.size());
+    c.hello.append(data, k);
+    data += k;
+    left -= k;
+    if (c.hello.size() == sizeof(w::Hello)) {
+      std::memcpy(&c.h, c.hello.data(), sizeof c.h);
+      if (c.h.magic != w::kHelloMagic || c.h.version != w::kVersion || c.h.cmdline_bytes > w::kMaxCmdline) {
+        spdlog::warn("record: a connection that is not from this heaplay's recorder library; ignored");
+        c.fd.reset();
+        return false;
+      }
+      want += c.h.cmdline_bytes;
+    }
+  }
+  if (c.hello.size() < want) return false;
+  c.command = quoted_cmdline(std::string_view(c.hello).substr(sizeof(w::Hello)));
+  c.greeted = true;
+  return true;
 }
 
 void Recorder::on_readable(Connection& c) {
@@ -404,26 +428,22 @@ void Recorder::on_readable(Connection& c) {
   }
   const char* p = buf_.data();
   size_t left = static_cast<size_t>(n);
-  if (c.hello.size() < sizeof(w::Hello)) {
-    size_t k = std::min(left, sizeof(w::Hello) - c.hello.size());
-    c.hello.append(p, k);
-    p += k;
-    left -= k;
-    if (c.hello.size() < sizeof(w::Hello)) return;
+  if (!c.greeted) {
+    if (!greet(c, p, left)) return;
     attach(c);
     if (c.fd.get() < 0) return;
-    if (!c.active) {  // waits its turn: keep the bytes read already
-      c.hello.append(p, left);
-      return;
-    }
   }
-  if (left && !procs_[c.pid].stream->feed(p, left)) closed(c);  // the library turns itself off when its sends fail
+  if (!c.active) {  // waits its turn: keep what came with the hello
+    c.early.append(p, left);
+    return;
+  }
+  if (left && !procs_[c.h.pid].stream->feed(p, left)) closed(c);  // the library turns itself off when its sends fail
 }
 
 void Recorder::closed(Connection& c) {
   c.fd.reset();
-  if (c.hello.size() < sizeof(w::Hello)) return;
-  auto it = procs_.find(c.pid);
+  if (!c.greeted) return;
+  auto it = procs_.find(c.h.pid);
   if (it == procs_.end()) return;
   Process& p = it->second;
   std::erase(p.waiting, &c);
@@ -434,10 +454,6 @@ void Recorder::closed(Connection& c) {
   Connection* next = p.waiting.front();
   p.waiting.erase(p.waiting.begin());
   activate(p, *next);
-  // What it sent while it waited.
-  std::string early = next->hello.substr(sizeof(w::Hello));
-  next->hello.resize(sizeof(w::Hello));
-  if (!early.empty() && !p.stream->feed(early.data(), early.size())) closed(*next);
 }
 
 // A followed process whose connection is gone and which no longer runs: its file is complete.
@@ -489,7 +505,7 @@ int Recorder::run() {
     fds.push_back({signals_.fd.get(), POLLIN, 0});
     fds.push_back({listener_.fd.get(), POLLIN, 0});
     for (const auto& c : conns_) {
-      if (c->hello.size() >= sizeof(w::Hello) && !c->active) continue;  // its turn has not come
+      if (c->greeted && !c->active) continue;  // its turn has not come: its bytes wait in the socket
       fds.push_back({c->fd.get(), POLLIN, 0});
       polled.push_back(c.get());
     }

@@ -164,7 +164,7 @@ void RecordStream::release(bool all) {
   while (!ready_.empty()) {
     Run* r = ready_.top();
     if (!all && r->head_seq() > next_seq_) {
-      if (held_ < kMaxHeld) break;
+      if (held_ <= max_held_) break;
       counts_.gaps += r->head_seq() - next_seq_;  // waited long enough: those numbers are lost
     }
     ready_.pop();

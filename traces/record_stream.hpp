@@ -26,6 +26,7 @@
 #include <memory>
 #include <queue>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -81,7 +82,8 @@ class TickClock {
 
 class RecordStream {
  public:
-  // Waiting records past which the merge stops waiting for a missing number.
+  // Waiting records past which the merge stops waiting for a missing number
+  // (4Mi records, 160 MiB).
   static constexpr size_t kMaxHeld = size_t{1} << 22;
 
   // Creates path (in place: it grows as records come) and writes the header.
@@ -98,6 +100,7 @@ class RecordStream {
   // Bytes from the connection, after the Hello. False when they are not a
   // chunk stream (the connection should be dropped; what came before stays).
   bool feed(const char* data, size_t n);
+  bool feed(std::string_view bytes) { return feed(bytes.data(), bytes.size()); }
   // The clock of the image whose bytes come next (from its Hello).
   void set_clock(record_wire::ClockKind kind, uint64_t ticks, uint64_t ns) { clock_.start(kind, ticks, ns); }
   // The process exec'ed: the bytes that follow come from a new image (a new
@@ -113,6 +116,7 @@ class RecordStream {
   bool finished() const { return finished_; }
 
   const RecordCounts& counts() const { return counts_; }
+  void set_max_held(size_t n) { max_held_ = n; }  // tests: a smaller kMaxHeld
 
  private:
   struct Run {
@@ -158,6 +162,7 @@ class RecordStream {
   std::string pending_;  // bytes of an incomplete chunk
   uint64_t consumed_ = 0;  // bytes of the image's stream parsed
   size_t held_ = 0;      // records waiting in runs
+  size_t max_held_ = kMaxHeld;
   uint64_t next_seq_ = 0;
   TickClock clock_;
   uint64_t start_ns_, resolution_ns_;

@@ -407,8 +407,19 @@ bool connect_parent(w::HelloKind kind) {
   h.clock = kClock;
   h.ticks = ticks();
   h.monotonic_ns = now_ns();
-  iovec iov{&h, sizeof h};
-  if (!send_iov(&iov, 1)) {
+  // The command line: the parent labels the image with it (the process may be
+  // gone by the time the parent looks at /proc).
+  static char cmdline[w::kMaxCmdline];
+  int cf = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (cf >= 0) {
+    ssize_t k;
+    while (h.cmdline_bytes < sizeof cmdline &&
+           (k = read(cf, cmdline + h.cmdline_bytes, sizeof cmdline - h.cmdline_bytes)) > 0)
+      h.cmdline_bytes += static_cast<uint32_t>(k);
+    close(cf);
+  }
+  iovec iov[2] = {{&h, sizeof h}, {cmdline, h.cmdline_bytes}};
+  if (!send_iov(iov, 2)) {
     close(fd);
     g_fd = -1;
     return false;

@@ -48,8 +48,11 @@ struct Hello {
   ClockKind clock = ClockKind::Nanoseconds;
   uint64_t ticks = 0;         // the record clock when it connected...
   uint64_t monotonic_ns = 0;  // ...and CLOCK_MONOTONIC then
+  uint32_t cmdline_bytes = 0;  // then this many bytes of /proc/self/cmdline (NUL-separated words)
+  uint32_t reserved = 0;
 };
-static_assert(sizeof(Hello) == 48);
+static_assert(sizeof(Hello) == 56);
+inline constexpr uint32_t kMaxCmdline = 4096;
 
 // The interposed call a record stands for. The allocation ops are recorded
 // after the real call returned a block; Free before the real free; a realloc
