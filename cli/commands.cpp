@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 
 #include "cli/options.hpp"
+#include "cli/record_python.hpp"
 #include "cli/workers.hpp"
+#include "engine/os_memory.hpp"
 #include "engine/pooled.hpp"
 #include "engine/replay.hpp"
 #include "engine/replay_run.hpp"
@@ -25,6 +27,7 @@
 #include "reports/replay_report.hpp"
 #include "reports/replay_wire.hpp"
 #include "reports/stats.hpp"
+#include "reports/verify.hpp"
 #include "traces/atomic_file.hpp"
 #include "traces/error.hpp"
 #include "traces/pipeline.hpp"
@@ -81,6 +84,7 @@ ReplayJob replay_job(const Options& o, const std::string& stack) {
   job.sets = o.sets;
   job.raw = o.raw;
   job.touch = o.touch;
+  job.max_memory = o.max_memory;
   job.samples = o.samples;
   job.threads = thread_count(o);
   job.lenient = o.lenient;
@@ -163,26 +167,53 @@ std::vector<StackSpec> compare_stacks(const Options& o) {
   return specs;
 }
 
+// compare: the raw kinds (--raw, comma-separated; sim when not given), checked.
+std::vector<std::string> compare_raws(const Options& o) {
+  std::vector<std::string> raws = o.raws.empty() ? std::vector<std::string>{"sim"} : o.raws;
+  for (size_t i = 0; i < raws.size(); ++i) {
+    parse_raw_kind(raws[i]);
+    for (size_t j = 0; j < i; ++j)
+      if (raws[j] == raws[i]) throw Error(fmt::format("--raw names {} twice", raws[i]), kExitBadInput);
+  }
+  return raws;
+}
+
 int run_compare(const Options& o) {
-  // Check the command line before forking: stacks, --python, --set, the trace's header.
+  // Check the command line before forking: stacks, raw kinds, --python, --set, the trace's header.
   std::vector<StackSpec> specs = compare_stacks(o);
+  std::vector<std::string> raws = compare_raws(o);
   if (o.input == "-") throw Error("compare reads the trace once per stack: give a file, not standard input", kExitBadInput);
   if (!o.html.empty()) refuse_same_file(o.input, o.html);
-  std::vector<std::string> names;
+  // One task per stack and raw kind, stack by stack (so that each stack's
+  // rows sit together, the model's beside the real allocators').
+  struct Task {
+    std::string stack, raw;
+  };
+  std::vector<Task> tasks;
+  std::vector<std::string> names;  // the workers' names: STACK, or STACK/RAW when --raw names several
   for (const StackSpec& spec : specs) {
-    ReplayJob job = replay_job(o, spec.name());
-    check_replay_job(job);
-    names.push_back(spec.name());
+    for (const std::string& raw : raws) {
+      ReplayJob job = replay_job(o, spec.name());
+      job.raw = raw;
+      check_replay_job(job);
+      tasks.push_back({spec.name(), raw});
+      names.push_back(raws.size() > 1 ? spec.name() + "/" + raw : spec.name());
+    }
   }
-  params_for_trace(leading_metadata(o.input), o.python, o.sets);
+  params_for_trace(trace_metadata(o.input), o.python, o.sets);
   Format format = parse_format(o.format);
-  // One worker process per stack, --jobs at once; each replays as `heaplay replay` does.
+  // One worker process per task, --jobs at once; each replays as `heaplay replay` does.
   unsigned jobs = o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
   ProgressOptions progress;
   progress.show = !o.no_progress && o.verbosity >= 0 && isatty(2);
   if (progress.show) progress.task_total = recorded_event_count(o.input);
+  // --max-memory's default, half the physical memory, is shared by the
+  // workers that run at once: together they stay under it.
+  const uint64_t max_memory = o.max_memory ? o.max_memory : default_max_memory() / std::min<size_t>(jobs, tasks.size());
   std::vector<WorkerOutcome> outcomes = run_workers(names, jobs, [&](size_t i, std::atomic<uint64_t>* counter) {
-    ReplayJob job = replay_job(o, names[i]);
+    ReplayJob job = replay_job(o, tasks[i].stack);
+    job.raw = tasks[i].raw;
+    job.max_memory = max_memory;
     job.threads = o.threads ? o.threads : 1;  // the workers share the cores
     job.progress = counter;
     return encode_replay_result(replay_trace(job));
@@ -192,7 +223,7 @@ int run_compare(const Options& o) {
   std::set<std::string> logged;  // the workers' warnings, each distinct line once
   bool failed = false;
   for (size_t i = 0; i < names.size(); ++i) {
-    CompareRow row{names[i], std::nullopt, outcomes[i].error};
+    CompareRow row{tasks[i].stack, std::nullopt, outcomes[i].error, tasks[i].raw};
     if (outcomes[i].ok) {
       try {
         row.result = decode_replay_result(outcomes[i].reply);
@@ -210,7 +241,7 @@ int run_compare(const Options& o) {
     }
     if (!row.result) {
       failed = true;
-      spdlog::error("stack {}: {}", row.stack, row.error);
+      spdlog::error("stack {}: {}", names[i], row.error);
     }
     rows.push_back(std::move(row));
   }
@@ -264,6 +295,12 @@ int run_synth(const Options& o) {
 }
 
 int run_record(const Options& o) {
+  if (o.record_python) {
+    if (o.sites || o.follow_fork)
+      throw Error("record --python records the interpreter's own allocator domains: --sites and --follow-fork "
+                  "are for programs recorded with the preload library");
+    return run_record_python(o);
+  }
   // The library runs the program and writes the file; its exit status is ours.
   RecordOptions r;
   r.argv = o.program;
@@ -271,6 +308,13 @@ int run_record(const Options& o) {
   r.sites = o.sites;
   r.follow_fork = o.follow_fork;
   return record_program(r);
+}
+
+int run_verify(const Options& o) {
+  // Replay the recording, compare with what CPython printed; the verdict on stdout.
+  VerifyResult v = verify_recording(o.input, thread_count(o));
+  write_stdout(render_verify(o.input, v));
+  return v.identical() ? 0 : kExitFailure;
 }
 
 }  // namespace
@@ -282,6 +326,7 @@ int run(const Options& o) {
   if (o.command == "convert") return run_convert(o);
   if (o.command == "synth") return run_synth(o);
   if (o.command == "record") return run_record(o);
+  if (o.command == "verify") return run_verify(o);
   throw Error(fmt::format("unknown command '{}'", o.command));
 }
 

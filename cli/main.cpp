@@ -3,12 +3,15 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <exception>
 #include <memory>
 #include <mutex>
 
 #include "cli/options.hpp"
+#include "engine/malloc_library.hpp"
 #include "reports/progress.hpp"
 #include "traces/error.hpp"
 
@@ -39,20 +42,34 @@ void add_report_options(CLI::App* cmd, heaplay::cli::Options& o, const std::stri
       ->check(CLI::Range(1u, 2u));
 }
 
-// --python, --set, --raw and --touch (replay; compare: for every stack).
-void add_stack_options(CLI::App* cmd, heaplay::cli::Options& o) {
+// --python, --set, --raw, --touch and --max-memory (replay; compare: for every
+// stack, and --raw takes a comma-separated list there).
+void add_stack_options(CLI::App* cmd, heaplay::cli::Options& o, bool compare) {
   cmd->add_option("--python", o.python,
                      "CPython version whose allocator parameters to use: 3.8 to 3.13 "
                      "(default: the trace's own version when recorded, else 3.11)");
   cmd->add_option("--set", o.sets, "Override one parameter, KEY=VALUE (repeatable; see docs/replay.md)")
       ->take_all()
       ->allow_extra_args(false);
-  cmd->add_option("--raw", o.raw, "Bottom layer: sim (a deterministic model) or glibc (this process's malloc)")
-      ->check(CLI::IsMember({"sim", "glibc"}))
-      ->default_val("sim");
-  cmd->add_option("--touch", o.touch, "With --raw glibc: write none, the first byte, or all pages of each block")
+  const auto kinds = CLI::IsMember({"sim", "glibc", "jemalloc", "mimalloc", "tcmalloc"});
+  const std::string what = "sim (a deterministic model), glibc (this process's malloc), or jemalloc, mimalloc, "
+                           "tcmalloc (Debian's libraries, loaded at run time; docs/raw-real.md)";
+  if (compare)
+    cmd->add_option("--raw", o.raws, "Bottom layers, comma-separated, each replayed with every stack: " + what)
+        ->delimiter(',')
+        ->check(kinds)
+        ->default_str("sim");
+  else
+    cmd->add_option("--raw", o.raw, "Bottom layer: " + what)->check(kinds)->default_val("sim");
+  cmd->add_option("--touch", o.touch, "With a real --raw: write none, the first bytes, or all pages of each block")
       ->check(CLI::IsMember({"none", "first", "all"}))
       ->default_val("none");
+  cmd->add_option("--max-memory", o.max_memory,
+                  std::string("With a real --raw: stop with an error once the replay holds more than BYTES (K, M, G "
+                              "suffixes; default: half the physical memory") +
+                      (compare ? ", shared by the workers running at once)" : ")"))
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
 }
 
 // `record PROGRAM ARGS...`: the words heaplay parses (argv[0, parse)) and
@@ -63,7 +80,8 @@ struct RecordSplit {
 };
 RecordSplit split_record_program(int argc, char** argv) {
   int i = 1;
-  while (i < argc && std::string_view(argv[i]) != "record") ++i;
+  while (i < argc && std::string_view(argv[i]).starts_with("-")) ++i;  // global options take no values
+  if (i == argc || std::string_view(argv[i]) != "record") return {argc, argc};
   for (++i; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--") return {i, i + 1};
@@ -119,7 +137,7 @@ int main(int argc, char** argv) {
   replay->add_option("--stack", o.stack,
                      "raw, pooled, objspec or gc (cumulative), or layers joined by '+', top to bottom")
       ->default_val("pooled");
-  add_stack_options(replay, o);
+  add_stack_options(replay, o, false);
   replay->add_option("--pymalloc-stats", o.pymalloc_stats,
                      "Write the pooled layer's state as sys._debugmallocstats() prints it to PATH ('-': stdout)");
   replay->add_option("-o,--output-dir", o.out_dir,
@@ -141,7 +159,7 @@ int main(int argc, char** argv) {
       ->required();
   compare->add_option("--jobs", o.jobs, "Worker processes at once (default: the number of cores)")
       ->check(CLI::Range(1u, 1024u));
-  add_stack_options(compare, o);  // for every stack
+  add_stack_options(compare, o, true);  // for every stack
   compare->add_option("-o,--output-dir", o.out_dir,
                       "Also write summary.csv, summary.json, timeline.csv and sizeclasses.csv (all stacks) into DIR");
   compare->add_option("--samples", o.samples, "Timeline rows per stack at most")
@@ -178,13 +196,27 @@ int main(int argc, char** argv) {
   add_write_options(synth, o);
 
   auto* record = app.add_subcommand(
-      "record", "Run a program and record every malloc, free and realloc it makes, exactly (docs/record.md)");
-  record->add_option("-o,--output", o.output, "Output file, native format (default: heaplay.PROGRAM.PID.heaplay)");
+      "record",
+      "Run a program and record its heap exactly: every malloc, free and realloc (docs/record.md), or with --python "
+      "what CPython's allocator domains see");
+  record->add_option("-o,--output", o.output,
+                     "Trace to write (native; default: heaplay.PROGRAM.PID.heaplay, with --python the script's "
+                     "name with .heaplay)");
   record->add_flag("--sites", o.sites,
                    "Tag each allocation with its immediate caller (module!function+offset); costs time");
   record->add_flag("--follow-fork", o.follow_fork,
-                   "Also record forked children, and programs exec'ed, each into OUTPUT.PID");
-  record->footer("PROGRAM [ARGS...]: the program to run and its arguments, after the options (or after --)");
+                   "Also record the processes the program starts, each into OUTPUT.PID");
+  record->add_flag("--python", o.record_python,
+                   "PROGRAM is a Python script: run it like python3 in an embedded CPython and record what its "
+                   "allocator domains see (docs/record-python.md)");
+  record->footer("PROGRAM [ARGS...]: the program to run and its arguments (with --python: SCRIPT.py), after the "
+                 "options (or after --)");
+
+  auto* verify = app.add_subcommand(
+      "verify", "Replay a Python recording through pymalloc's model and compare with CPython's own statistics");
+  verify->add_option("TRACE", o.input, "A trace written by heaplay record --python")->required();
+  verify->add_option("--threads", o.threads, "1: read and replay on one thread; 2: on two (default where there are two cores)")
+      ->check(CLI::Range(1u, 2u));
 
   // Name an unknown command instead of CLI11's "A subcommand is required".
   // Global options take no values, so the first word without a dash is the command.
@@ -194,7 +226,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == a;
     if (!known) {
-      std::fprintf(stderr, "heaplay: error: unknown command '%s' (stats, replay, compare, convert, synth, record)\nRun 'heaplay --help' for usage.\n",
+      std::fprintf(stderr, "heaplay: error: unknown command '%s' (stats, replay, compare, convert, synth, record, verify)\nRun 'heaplay --help' for usage.\n",
                    argv[i]);
       return heaplay::kExitBadInput;
     }
@@ -218,7 +250,10 @@ int main(int argc, char** argv) {
     return heaplay::kExitBadInput;
   }
   o.command = app.get_subcommands().front()->get_name();
-
+  // jemalloc's dlopen needs static TLS reserved from the process's start
+  // (engine/malloc_library.hpp): start again with it, before anything is read.
+  if (o.raw == "jemalloc" || std::find(o.raws.begin(), o.raws.end(), "jemalloc") != o.raws.end())
+    heaplay::reexec_with_static_tls(argv);
   o.verbosity = verbose - quiet;
   setup_logging(o.verbosity);
 

@@ -11,7 +11,7 @@
 namespace heaplay::cli {
 
 struct Options {
-  std::string command;  // "stats", "convert", "synth", "replay", "compare", "record"
+  std::string command;  // "stats", "convert", "synth", "replay", "compare", "record", "verify"
   int verbosity = 0;    // -v: +1 each, -q: -1
 
   // Every command that reads a trace.
@@ -26,15 +26,17 @@ struct Options {
   std::string stack = "pooled";    // a named stack or a composition (engine/stack.hpp)
   std::string python;              // "": the trace's version, else 3.11
   std::vector<std::string> sets;   // --set KEY=VALUE, in order
-  std::string raw = "sim";         // sim | glibc
-  std::string touch = "none";      // none | first | all (raw glibc)
+  std::string raw = "sim";         // sim | glibc | jemalloc | mimalloc | tcmalloc
+  std::string touch = "none";      // none | first | all (real raw layers)
+  uint64_t max_memory = 0;         // --max-memory BYTES (real raw layers); 0: half the physical memory
   std::string pymalloc_stats;      // path or "-"; "": not written
   std::string out_dir;             // -o DIR: summary.csv, summary.json, timeline.csv, sizeclasses.csv; "": none
   uint64_t samples = 1000;         // timeline rows at most
   std::string html;                // --html PATH: the HTML report; "": not written
 
-  // compare (also --python, --set, --raw, --touch, -o, --samples, --format)
+  // compare (also --python, --set, --touch, --max-memory, -o, --samples, --format)
   std::vector<std::string> stacks;  // --stacks, comma-separated: each a named stack or a composition
+  std::vector<std::string> raws;    // --raw, comma-separated: one worker per stack and raw kind
   unsigned jobs = 0;                // worker processes at once; 0: the number of cores
   bool no_progress = false;         // --no-progress
 
@@ -44,8 +46,9 @@ struct Options {
   int zstd_level = 3;
   uint32_t frame_events = 1u << 16;
 
-  // record (also -o: output)
+  // record (-o is output)
   std::vector<std::string> program;  // PROGRAM ARGS...
+  bool record_python = false;        // --python: PROGRAM is a Python script (heaplay-python)
   bool sites = false;                // --sites
   bool follow_fork = false;          // --follow-fork
 

@@ -98,6 +98,7 @@ BENCHMARK(BM_FullCollection)->Unit(benchmark::kMillisecond)->UseRealTime()->Iter
 BENCHMARK_CAPTURE(BM_ObjectReplay, pylike/gc+pooled, "pylike", "gc+pooled")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ObjectReplay, pylike/pooled, "pylike", "pooled")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ObjectReplay, service/gc, "service", "gc")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ObjectReplay, service/objspec, "service", "objspec")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ObjectReplay, service/gc+pooled, "service", "gc+pooled")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ObjectReplay, service/pooled, "service", "pooled")->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -131,8 +131,20 @@ class Layer {
   // its baseline; a heap walk: call it at the end, not per event).
   virtual uint64_t raw_free_bytes() const { return below_->raw_free_bytes(); }
   // The process's resident set in bytes where the raw layer is real (raw
-  // glibc), else 0 (nothing is resident in a simulation). Reads /proc.
+  // glibc, raw_real), else 0 (nothing is resident in a simulation). Reads /proc.
   virtual uint64_t rss_bytes() const { return below_->rss_bytes(); }
+
+  // Real raw layers whose held bytes come from the allocator's own
+  // statistics, too costly to read per request (raw_real.hpp), answer true;
+  // their held bytes between refreshes are those of the last one.
+  virtual bool held_is_polled() const { return below_ ? below_->held_is_polled() : false; }
+  // Reads what is too costly to read per request: the allocator's own
+  // figures (raw_real) and the resident set against --max-memory (raw glibc
+  // and raw_real). The Replayer calls it between requests, never inside a
+  // timed call (docs/metrics.md has when). Passed down; a no-op elsewhere.
+  virtual void refresh() {
+    if (below_) below_->refresh();
+  }
 
   // The stack's shared Meter (build_stack sets it on every layer).
   void set_meter(Meter* m) { meter_ = m; }

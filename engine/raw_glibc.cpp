@@ -1,8 +1,6 @@
 // raw_glibc.cpp: see raw_glibc.hpp.
 #include "engine/raw_glibc.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,7 +24,6 @@ constexpr uint64_t kChunkHeader = 2 * sizeof(size_t);  // prev_size + size
 // Above glibc's DEFAULT_MMAP_THRESHOLD_MAX (32 MiB on 64-bit): always mmapped, and
 // freeing it leaves the dynamic mmap threshold alone.
 constexpr size_t kProbeBytes = size_t{64} << 20;
-constexpr unsigned char kTouchByte = 0x5a;
 // glibc's per-thread cache: 64 bins of chunk sizes 32, 48, ... 1040 bytes,
 // 7 chunks each unless tuned (glibc.malloc.tcache_count).
 constexpr size_t kTcacheBins = 64;
@@ -70,38 +67,6 @@ Chunk chunk_of(void* p) {
   throw Error(fmt::format("--raw glibc: {}", what), kExitFailure);
 }
 
-// Reads a small /proc file into buf (NUL-terminated) without allocating; false if it cannot.
-bool read_proc(const char* path, char* buf, size_t cap) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  size_t n = 0;
-  while (n + 1 < cap) {
-    ssize_t got = read(fd, buf + n, cap - 1 - n);
-    if (got <= 0) break;
-    n += static_cast<size_t>(got);
-  }
-  close(fd);
-  buf[n] = '\0';
-  return n > 0;
-}
-
-// Resident bytes now (/proc/self/statm, second field), 0 if unreadable.
-uint64_t rss_now(uint64_t page) {
-  char buf[256];
-  if (!read_proc("/proc/self/statm", buf, sizeof buf)) return 0;
-  char* end;
-  std::strtoull(buf, &end, 10);
-  return std::strtoull(end, nullptr, 10) * page;
-}
-
-// The peak resident bytes of the process since it started (VmHWM), 0 if unreadable.
-uint64_t rss_peak() {
-  char buf[4096];
-  if (!read_proc("/proc/self/status", buf, sizeof buf)) return 0;
-  const char* line = std::strstr(buf, "VmHWM:");
-  return line ? std::strtoull(line + 6, nullptr, 10) * 1024 : 0;
-}
-
 }  // namespace
 
 uint64_t RawGlibc::mmapped_size(void* p) { return chunk_of(p).mapped; }
@@ -137,8 +102,8 @@ void RawGlibc::verify_chunk_layout() {
                        b.mapped, b.usable, big_usable, after.hblkhd - before.hblkhd));
 }
 
-RawGlibc::RawGlibc(Touch touch, uint8_t depth)
-    : Layer(nullptr, depth), touch_(touch), page_(static_cast<uint64_t>(sysconf(_SC_PAGESIZE))) {
+RawGlibc::RawGlibc(Touch touch, uint8_t depth, uint64_t max_memory)
+    : Layer(nullptr, depth), touch_(touch), page_(page_bytes()), limit_("--raw glibc", max_memory) {
   if (!kSanitizer) take_foreign_chunks();
   try {
     verify_chunk_layout();
@@ -154,7 +119,7 @@ void RawGlibc::start() {
   malloc_trim(0);
   baseline_brk_ = reinterpret_cast<uintptr_t>(sbrk(0));
   baseline_ = mallinfo2();
-  baseline_rss_ = rss_now(page_);
+  baseline_rss_ = rss_now();
   started_ = true;
 }
 
@@ -178,7 +143,9 @@ void RawGlibc::take_foreign_chunks() {
   }
 }
 
-std::unique_ptr<Layer> make_raw_glibc(Touch touch, uint8_t depth) { return std::make_unique<RawGlibc>(touch, depth); }
+std::unique_ptr<Layer> make_raw_glibc(Touch touch, uint8_t depth, uint64_t max_memory) {
+  return std::make_unique<RawGlibc>(touch, depth, max_memory);
+}
 
 int64_t RawGlibc::main_arena_delta() const {
   if (!started_) return 0;
@@ -187,14 +154,19 @@ int64_t RawGlibc::main_arena_delta() const {
 
 uint64_t RawGlibc::held_bytes() const {
   const int64_t main = main_arena_delta();
-  return (main > 0 ? static_cast<uint64_t>(main) : 0) + mmapped_bytes_ + mapped_bytes_;
+  return (main > 0 ? static_cast<uint64_t>(main) : 0) + mmapped_bytes_ + pages_.mapped_bytes();
 }
 
-// After every request: glibc may grow or trim the heap on any of them.
+// After every request that can grow the heap, before the caller touches a byte.
 void RawGlibc::note_growth() {
   const uint64_t h = held_bytes();
+  limit_.check(h, "the heap and mapped arenas");
   meter_->held = h;
   if (h > peak_held_) peak_held_ = h;
+}
+
+void RawGlibc::refresh() {
+  if (started_) limit_.check(rss_now(), "the process's resident set");
 }
 
 uint64_t RawGlibc::raw_free_bytes() const {
@@ -203,19 +175,9 @@ uint64_t RawGlibc::raw_free_bytes() const {
   return now.fordblks > baseline_.fordblks ? now.fordblks - baseline_.fordblks : 0;
 }
 
-uint64_t RawGlibc::rss_bytes() const { return rss_now(page_); }
+uint64_t RawGlibc::rss_bytes() const { return rss_now(); }
 
-void RawGlibc::write(void* p, uint64_t from, uint64_t to) {
-  if (touch_ == Touch::None || from >= to) return;
-  volatile unsigned char* base = static_cast<unsigned char*>(p);
-  if (touch_ == Touch::First) {
-    for (uint64_t i = from; i < std::min<uint64_t>(to, 8); ++i) base[i] = kTouchByte;
-    return;
-  }
-  // All: the first byte, then the first byte of every page after it.
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  for (uint64_t off = from; off < to; off = ((a + off) | (page_ - 1)) + 1 - a) base[off] = kTouchByte;
-}
+void RawGlibc::write(void* p, uint64_t from, uint64_t to) { write_block(touch_, p, from, to, page_); }
 
 Block RawGlibc::allocate(const Request& r) {
   if (!started_) [[unlikely]]
@@ -236,8 +198,8 @@ Block RawGlibc::allocate(const Request& r) {
   usable_live_ += c.usable;
   meter_->allocated += c.usable;
   peak_usable_live_ = std::max(peak_usable_live_, usable_live_);
+  note_growth();  // before a byte is touched: --max-memory
   write(p, 0, r.size);
-  note_growth();
   return Block{addr(p), 0, depth_, {}};
 }
 
@@ -279,37 +241,21 @@ Block RawGlibc::reallocate(const Block& b, uint64_t old_size, const Request& r) 
   usable_live_ = usable_live_ - was.usable + c.usable;
   meter_->allocated = meter_->allocated - was.usable + c.usable;
   peak_usable_live_ = std::max(peak_usable_live_, usable_live_);
-  write(p, old_size, r.size);
   note_growth();
+  write(p, old_size, r.size);
   return Block{addr(p), 0, depth_, {}};
 }
 
 Addr RawGlibc::map(uint64_t bytes, uint64_t alignment) {
-  if (alignment == 0 || (alignment & (alignment - 1)) != 0)
-    fail(fmt::format("map: alignment {} is not a power of two", alignment));
   if (!started_) [[unlikely]]
     start();
-  alignment = std::max(alignment, page_);
-  const uint64_t len = (bytes + page_ - 1) / page_ * page_;
-  // Map enough to hold an aligned run of len bytes, then unmap both ends.
-  const uint64_t span = len + alignment - page_;
-  void* m = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) fail(fmt::format("mmap of {} bytes failed", span));
-  const uintptr_t lo = reinterpret_cast<uintptr_t>(m), hi = lo + span;
-  const uintptr_t aligned = (lo + alignment - 1) & ~(static_cast<uintptr_t>(alignment) - 1);
-  if (aligned > lo) munmap(m, aligned - lo);
-  if (hi > aligned + len) munmap(reinterpret_cast<void*>(aligned + len), hi - (aligned + len));
-  ++maps_;
-  mapped_bytes_ += len;
+  const Addr a = pages_.map(bytes, alignment);
   note_growth();
-  return static_cast<Addr>(aligned);
+  return a;
 }
 
 void RawGlibc::unmap(Addr a, uint64_t bytes) {
-  const uint64_t len = (bytes + page_ - 1) / page_ * page_;
-  munmap(ptr(a), len);
-  ++unmaps_;
-  mapped_bytes_ -= len;
+  pages_.unmap(a, bytes);
   meter_->held = held_bytes();
 }
 
@@ -319,7 +265,7 @@ LayerReport RawGlibc::report() const {
   // Measure before building the report, which allocates.
   using Info = struct mallinfo2;
   const Info now = mallinfo2();
-  const uint64_t rss = rss_now(page_), hwm = rss_peak();
+  const uint64_t rss = rss_now(), hwm = rss_peak();
   const int64_t main = main_arena_delta();
   const uint64_t held = held_bytes();
 
@@ -337,9 +283,9 @@ LayerReport RawGlibc::report() const {
   rep.add("mmapped_chunks_total", mmapped_chunks_total_);
   rep.add("mmapped_chunk_bytes", mmapped_bytes_);
   rep.add("thread_arena_blocks", thread_arena_blocks_);
-  rep.add("maps", maps_);
-  rep.add("unmaps", unmaps_);
-  rep.add("mapped_bytes", mapped_bytes_);
+  rep.add("maps", pages_.maps());
+  rep.add("unmaps", pages_.unmaps());
+  rep.add("mapped_bytes", pages_.mapped_bytes());
   rep.add("main_arena_bytes", main > 0 ? static_cast<uint64_t>(main) : 0);
   rep.add("footprint_bytes", held);
   rep.add("peak_footprint_bytes", peak_held_);
@@ -364,7 +310,7 @@ bool RawGlibc::is_valid() const {
   return frees_ <= mallocs_ && requested_live_ <= usable_live_ && mmapped_chunks_ <= live &&
          mmapped_chunks_ <= mmapped_chunks_total_ && peak_usable_live_ >= usable_live_ &&
          (live != 0 || (requested_live_ == 0 && usable_live_ == 0 && mmapped_bytes_ == 0)) &&
-         unmaps_ <= maps_;
+         pages_.unmaps() <= pages_.maps();
 }
 
 }  // namespace heaplay

@@ -54,6 +54,7 @@
 #include <string_view>
 
 #include "engine/layer.hpp"
+#include "engine/os_memory.hpp"
 #include "engine/stack.hpp"
 
 namespace heaplay {
@@ -63,7 +64,9 @@ class RawGlibc final : public Layer {
   // Checks glibc's chunk layout and that this thread allocates from the main
   // arena; takes other arenas' chunks out of this thread's tcache. Throws
   // Error (exit 1) where a check fails. Build and use it on the main thread.
-  RawGlibc(Touch touch, uint8_t depth);
+  // max_memory: --max-memory (os_memory.hpp), checked against held after
+  // every request that can grow it and against the resident set at refresh().
+  RawGlibc(Touch touch, uint8_t depth, uint64_t max_memory = UINT64_MAX);
   ~RawGlibc() override;
 
   std::string_view name() const override { return "raw"; }
@@ -77,6 +80,7 @@ class RawGlibc final : public Layer {
   uint64_t peak_held_bytes() const override { return peak_held_; }
   uint64_t raw_free_bytes() const override;  // mallinfo2's fordblks less the baseline's (0 if below)
   uint64_t rss_bytes() const override;       // the process's resident set (/proc/self/statm)
+  void refresh() override;                   // the resident set against --max-memory
   // Takes mallinfo2 and the resident set before it allocates anything itself.
   LayerReport report() const override;
   bool is_valid() const override;
@@ -85,7 +89,7 @@ class RawGlibc final : public Layer {
   // (negative when it shrank below it), mmapped chunks live, map()ped bytes.
   int64_t main_arena_delta() const;
   uint64_t mmapped_chunk_bytes() const { return mmapped_bytes_; }
-  uint64_t mapped_bytes() const { return mapped_bytes_; }
+  uint64_t mapped_bytes() const { return pages_.mapped_bytes(); }
   // mallinfo2 at the baseline (zeros before the first request).
   const struct mallinfo2& baseline() const { return baseline_; }
 
@@ -101,7 +105,7 @@ class RawGlibc final : public Layer {
  private:
   void start();                                     // takes the baseline
   void write(void* p, uint64_t from, uint64_t to);  // per touch_, bytes [from, to) of the block at p
-  void note_growth();                               // updates peak_held_
+  void note_growth();                               // checks --max-memory, updates peak_held_
   void take_foreign_chunks();                       // see foreign_
   void give_back_foreign_chunks();
 
@@ -116,7 +120,8 @@ class RawGlibc final : public Layer {
   uint64_t requested_live_ = 0, usable_live_ = 0, peak_usable_live_ = 0;
   uint64_t mmapped_chunks_ = 0, mmapped_chunks_total_ = 0, mmapped_bytes_ = 0;
   uint64_t thread_arena_blocks_ = 0;  // blocks served from a thread arena's chunk all the same
-  uint64_t maps_ = 0, unmaps_ = 0, mapped_bytes_ = 0;
+  PageMap pages_{"--raw glibc"};  // map()/unmap()
+  MemoryLimit limit_;
   uint64_t peak_held_ = 0;
 
   // Chunks of thread arenas that sat in this thread's tcache (another

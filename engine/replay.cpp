@@ -7,6 +7,7 @@
 
 #include "engine/collector.hpp"
 #include "engine/pooled.hpp"
+#include "engine/raw_real.hpp"
 
 #include <sys/resource.h>
 
@@ -55,7 +56,7 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
       mem_(memory_layer(stack.top())),
       graph_(mem_, live_),
       meter_(stack.meter()),
-      has_rss_(options.raw == RawKind::Glibc),
+      has_rss_(is_real(options.raw)),
       sampler_(metrics.samples),
       progress_(metrics.progress),
       time_every_(std::max<uint32_t>(1, metrics.time_every)),
@@ -63,6 +64,11 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
       free_countdown_(time_every_),
       timer_overhead_ns_(empty_region_ns()) {
   pooled_ = dynamic_cast<const PooledLayer*>(stack.find(LayerKind::Pooled));
+  if (has_rss_) {
+    refresh_every_ = std::max<uint32_t>(1, metrics.refresh_every);
+    next_refresh_ = refresh_every_;
+    refresh_on_growth_ = top_.held_is_polled();
+  }
   if (auto* gc_layer = dynamic_cast<GcLayer*>(&top_)) {
     gc_ = &gc_layer->collector();
     gc_->attach(graph_);
@@ -72,7 +78,10 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
   result_.stack = stack.spec().name();
   result_.python = std::string(python_name(params.python));
   result_.raw = std::string(raw_kind_name(options.raw));
-  if (options.raw == RawKind::Glibc) result_.touch = std::string(touch_name(options.touch));
+  if (is_real(options.raw)) {
+    result_.touch = std::string(touch_name(options.touch));
+    result_.raw_library = describe_raw(options.raw);
+  }
   // Only the parameters of layers in this stack, and raw sim's only when it is the raw layer.
   for (auto& [key, value] : params.items()) {
     bool keep = key.starts_with("raw.") ? options.raw == RawKind::Sim
@@ -114,10 +123,35 @@ void Replayer::timed_free(const Event& e) {
   ++free_timed_;
 }
 
-void Replayer::new_live_peak(uint64_t live, uint64_t held) {
-  (void)live;
+uint64_t Replayer::new_live_peak(uint64_t live, uint64_t held) {
+  // A layer whose held is polled: read it anew once live has grown by 1/64
+  // (and 64 KiB) since the last reading, so that held at the live peaks
+  // (J&W #2) and the held peak near them are within that of the truth.
+  if (refresh_on_growth_ && live >= refresh_live_ + std::max<uint64_t>(refresh_live_ / 64, uint64_t{64} << 10)) {
+    refresh();
+    held = meter_.held;
+  }
   jw_.held_at_peak_live = held;
   jw_.peak_live_event = records_;
+  return held;
+}
+
+void Replayer::refresh() {
+  top_.refresh();
+  refresh_live_ = live_.now;
+}
+
+void Replayer::stop() {
+  bool refreshed = false;
+  if (records_ == next_refresh_) {
+    refresh();
+    refreshed = true;
+    next_refresh_ += refresh_every_;
+  }
+  if (records_ == sampler_.next()) {
+    if (refresh_on_growth_ && !refreshed) refresh();  // the sample's held is the allocator's own figure
+    take_sample();
+  }
 }
 
 void Replayer::new_held_peak(uint64_t live, uint64_t held) {
@@ -158,7 +192,7 @@ void Replayer::events(std::span<const Event> batch) {
   // the sums are 64-bit within a chunk (values below 2^52 bytes cannot pass
   // 2^64 in kChunk records), 128-bit across.
   constexpr size_t kChunk = 4096;
-  uint64_t records = records_, next_sample = sampler_.next();
+  uint64_t records = records_, next_stop = next_stop_at();
   uint32_t alloc_countdown = alloc_countdown_, free_countdown = free_countdown_;
   uint64_t live_peak = live_sum_.peak, allocated_peak = allocated_sum_.peak, held_peak = held_sum_.peak;
   for (size_t from = 0; from < batch.size(); from += kChunk) {
@@ -221,26 +255,28 @@ void Replayer::events(std::span<const Event> batch) {
           break;
       }
       ++records;
-      const uint64_t live = live_.now, allocated = meter_.allocated, held = meter_.held;
-      live_sum += live;
-      allocated_sum += allocated;
-      held_sum += held;
+      if (records == next_stop) [[unlikely]] {
+        // Refresh points and timeline samples (before the figures below are read).
+        records_ = records;
+        stop();
+        next_stop = next_stop_at();
+      }
+      const uint64_t live = live_.now, allocated = meter_.allocated;
+      uint64_t held = meter_.held;
       if (live > live_peak) [[unlikely]] {
         live_peak = live;
         records_ = records;
-        new_live_peak(live, held);
+        held = new_live_peak(live, held);
       }
+      live_sum += live;
+      allocated_sum += allocated;
+      held_sum += held;
       if (allocated > allocated_peak) [[unlikely]]
         allocated_peak = allocated;
       if (held > held_peak) [[unlikely]] {
         held_peak = held;
         records_ = records;
         new_held_peak(live, held);
-      }
-      if (records == next_sample) [[unlikely]] {
-        records_ = records;
-        take_sample();
-        next_sample = sampler_.next();
       }
     }
     live_sum_.sum += live_sum;
@@ -269,6 +305,7 @@ void Replayer::end(const TraceInfo& info, const ReadSummary& summary) {
   result_.truncated = summary.truncated;
   result_.anomalies = summary.anomalies.total();
   cpu_seconds_ = process_cpu_seconds() - cpu_start_;
+  if (has_rss_) refresh();  // the final state: the allocator's own figures
   // Objects only cycles keep alive: all of them without a collector; with
   // one, the tracked garbage still waiting for a collection.
   unreclaimed_ = find_unreclaimed(graph_, gc_ != nullptr);

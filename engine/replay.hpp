@@ -69,8 +69,9 @@ struct ReplayResult {
   std::string trace;
   std::string stack;   // StackSpec::name()
   std::string python;  // "3.11"
-  std::string raw;     // "sim" | "glibc"
-  std::string touch;   // raw glibc: "none" | "first" | "all"; else ""
+  std::string raw;     // "sim" | "glibc" | "jemalloc" | "mimalloc" | "tcmalloc"
+  std::string touch;   // real raw layers: "none" | "first" | "all"; else ""
+  std::string raw_library;  // real raw layers: what ran, e.g. "glibc 2.36", "libjemalloc.so.2 (jemalloc 5.3.0-...)"
   // The parameters of the stack's layers ("raw.page", "pooled.pool_size", ...).
   std::vector<std::pair<std::string, std::string>> params;
   uint64_t events = 0;             // records replayed (Death excluded)
@@ -114,6 +115,10 @@ struct MetricsOptions {
   // (Metrics::ns_per_alloc, ns_per_free); at least 1.
   uint32_t time_every = kTimeEvery;
   static constexpr uint32_t kTimeEvery = 128;
+  // Real raw layers: refresh the layer (Layer::refresh: the allocator's own
+  // figures, --max-memory against the resident set) every K records; at least 1.
+  uint32_t refresh_every = kRefreshEvery;
+  static constexpr uint32_t kRefreshEvery = 4096;
 };
 
 class Collector;
@@ -136,9 +141,16 @@ class Replayer final : public EventConsumer {
   // f ID gc without a collector: the block stays live, in kept_.
   void keep_block(const Event& e);
   // The moments of new peaks (records_ is the record count then).
-  [[gnu::noinline]] void new_live_peak(uint64_t live, uint64_t held);
+  // Returns held after the record (a refresh may have read it anew).
+  [[gnu::noinline]] uint64_t new_live_peak(uint64_t live, uint64_t held);
   [[gnu::noinline]] void new_held_peak(uint64_t live, uint64_t held);
   [[gnu::noinline]] void take_sample();
+  // Refresh points (real raw layers): every refresh_every records and at
+  // timeline samples (stop()), and where live has grown by 1/64 since the
+  // last one (new_live_peak). next_stop_at(): the next record count to stop at.
+  [[gnu::noinline]] void stop();
+  void refresh();
+  uint64_t next_stop_at() const { return std::min(sampler_.next(), next_refresh_); }
   // The sampled timings: one allocate or release, clocked.
   [[gnu::noinline]] void timed_alloc(const Event& e);
   [[gnu::noinline]] void timed_free(const Event& e);
@@ -161,7 +173,10 @@ class Replayer final : public EventConsumer {
   Unreclaimed unreclaimed_;      // computed at end()
   // Metrics (metrics.hpp): time is records.
   const Meter& meter_;
-  bool has_rss_ = false;
+  bool has_rss_ = false;          // a real raw layer: RSS at samples, refresh points
+  bool refresh_on_growth_ = false;  // its held is polled (Layer::held_is_polled)
+  uint64_t refresh_every_ = UINT64_MAX, next_refresh_ = UINT64_MAX;
+  uint64_t refresh_live_ = 0;     // live at the last refresh
   uint64_t records_ = 0;
   LevelSum live_sum_, allocated_sum_, held_sum_;
   JwMeasures jw_;                // the moments of the peaks

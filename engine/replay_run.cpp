@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/os_memory.hpp"
 #include "engine/site_counts.hpp"
 #include "traces/error.hpp"
 #include "traces/pipeline.hpp"
@@ -28,10 +29,13 @@ StackSpec check_replay_job(const ReplayJob& job) {
 
 ReplayResult replay_trace(const ReplayJob& job, const std::function<void(const Stack&)>& after) {
   StackSpec spec = check_replay_job(job);
-  StackOptions options{parse_raw_kind(job.raw), parse_touch(job.touch)};
+  StackOptions options{parse_raw_kind(job.raw), parse_touch(job.touch),
+                       job.max_memory ? job.max_memory : default_max_memory()};
   // The parameters: --python, else the version the trace was recorded with; then --set.
+  // The metadata as at the trace's end: a recorder writes the arena alignments
+  // (pooled.arena_alignment=trace) after its last frame.
   std::string note;
-  Params params = params_for_trace(leading_metadata(job.input), job.python, job.sets, &note);
+  Params params = params_for_trace(trace_metadata(job.input), job.python, job.sets, &note);
   if (!note.empty()) spdlog::warn("{}", note);
   ReadOptions r;
   r.lenient = job.lenient;
@@ -45,9 +49,13 @@ ReplayResult replay_trace(const ReplayJob& job, const std::function<void(const S
     if (after) after(stack);
     return result;
   };
-  if (options.raw == RawKind::Glibc) {
+  if (is_real(options.raw)) {
     // The real malloc heap is measured: read on a worker thread (its own glibc
     // arena), replay on this one, whose arena is the sbrk heap a program uses.
+    // A library allocator (raw_real.hpp) serves the replay alone whichever
+    // thread reads, but it reads the same way, so that heaplay's own part of
+    // the resident set is the same under every real allocator, and the
+    // library serves the main thread, as in a single-threaded program.
     ReaderThread reading([&] { return open_trace(job.input, r); });
     Stack stack = build_stack(spec, params, options);
     Replayer replayer(stack, params, options, metrics);

@@ -23,8 +23,9 @@ struct ReplayJob {
   std::string stack = "pooled";     // a named stack or a composition (stack.hpp)
   std::string python;               // "": the trace's version, else 3.11
   std::vector<std::string> sets;    // KEY=VALUE, applied in order
-  std::string raw = "sim";          // sim | glibc
-  std::string touch = "none";       // none | first | all (raw glibc)
+  std::string raw = "sim";          // sim | glibc | jemalloc | mimalloc | tcmalloc
+  std::string touch = "none";       // none | first | all (real raw layers)
+  uint64_t max_memory = 0;          // real raw layers: --max-memory in bytes; 0: half the physical memory
   uint64_t samples = 1000;          // timeline rows at most
   unsigned threads = 1;             // 2: read (and decompress) on a second thread
   bool lenient = false;

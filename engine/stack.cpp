@@ -81,13 +81,27 @@ StackSpec parse_stack(std::string_view text) {
   return spec;
 }
 
+namespace {
+constexpr RawKind kRawKinds[] = {RawKind::Sim, RawKind::Glibc, RawKind::Jemalloc, RawKind::Mimalloc,
+                                 RawKind::Tcmalloc};
+}  // namespace
+
 RawKind parse_raw_kind(std::string_view text) {
-  if (text == "sim") return RawKind::Sim;
-  if (text == "glibc") return RawKind::Glibc;
-  throw Error(fmt::format("--raw {}: expected sim or glibc", text), kExitBadInput);
+  for (RawKind k : kRawKinds)
+    if (text == raw_kind_name(k)) return k;
+  throw Error(fmt::format("--raw {}: expected sim, glibc, jemalloc, mimalloc or tcmalloc", text), kExitBadInput);
 }
 
-std::string_view raw_kind_name(RawKind k) { return k == RawKind::Sim ? "sim" : "glibc"; }
+std::string_view raw_kind_name(RawKind k) {
+  switch (k) {
+    case RawKind::Sim: return "sim";
+    case RawKind::Glibc: return "glibc";
+    case RawKind::Jemalloc: return "jemalloc";
+    case RawKind::Mimalloc: return "mimalloc";
+    case RawKind::Tcmalloc: return "tcmalloc";
+  }
+  return "?";
+}
 
 Touch parse_touch(std::string_view text) {
   if (text == "none") return Touch::None;
@@ -123,7 +137,9 @@ Stack build_stack(const StackSpec& spec, const Params& params, const StackOption
     Layer* below = i + 1 < n ? built[i + 1].get() : nullptr;
     switch (spec.layers[i]) {
       case LayerKind::Raw:
-        built[i] = options.raw == RawKind::Sim ? make_raw_sim(params.raw, depth) : make_raw_glibc(options.touch, depth);
+        built[i] = options.raw == RawKind::Sim     ? make_raw_sim(params.raw, depth)
+                   : options.raw == RawKind::Glibc ? make_raw_glibc(options.touch, depth, options.max_memory)
+                                                   : make_raw_real(options.raw, options.touch, depth, options.max_memory);
         break;
       case LayerKind::Pooled: built[i] = make_pooled(params.pooled, below, depth); break;
       case LayerKind::Objspec: built[i] = make_objspec(params.objspec, below, depth); break;

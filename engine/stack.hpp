@@ -31,10 +31,15 @@ struct StackSpec {
 // Throws Error (exit 2) naming what is wrong.
 StackSpec parse_stack(std::string_view text);
 
-// Which raw allocator sits at the bottom.
-enum class RawKind : uint8_t { Sim, Glibc };
-RawKind parse_raw_kind(std::string_view text);  // "sim" | "glibc"
+// Which raw allocator sits at the bottom: the simulation, this process's
+// glibc malloc (raw_glibc.hpp), or a real allocator library loaded at run
+// time (raw_real.hpp, malloc_library.hpp).
+enum class RawKind : uint8_t { Sim, Glibc, Jemalloc, Mimalloc, Tcmalloc };
+// "sim" | "glibc" | "jemalloc" | "mimalloc" | "tcmalloc"; throws Error (exit 2) naming them.
+RawKind parse_raw_kind(std::string_view text);
 std::string_view raw_kind_name(RawKind k);
+// Everything but sim: real memory, a resident set, --touch and --max-memory.
+inline bool is_real(RawKind k) { return k != RawKind::Sim; }
 
 // How much of each block the real raw allocators write, so that RSS means something.
 enum class Touch : uint8_t { None, First, All };
@@ -43,7 +48,8 @@ std::string_view touch_name(Touch t);
 
 struct StackOptions {
   RawKind raw = RawKind::Sim;
-  Touch touch = Touch::None;  // raw glibc only
+  Touch touch = Touch::None;          // real raw layers only
+  uint64_t max_memory = UINT64_MAX;  // real raw layers: --max-memory in bytes (os_memory.hpp)
 };
 
 // The layers of one stack, owned top to bottom.
@@ -70,7 +76,10 @@ Stack build_stack(const StackSpec& spec, const Params& params, const StackOption
 
 // Factories, one per layer file. depth: the layer's depth in the stack.
 std::unique_ptr<Layer> make_raw_sim(const RawParams& params, uint8_t depth);
-std::unique_ptr<Layer> make_raw_glibc(Touch touch, uint8_t depth);
+std::unique_ptr<Layer> make_raw_glibc(Touch touch, uint8_t depth, uint64_t max_memory = UINT64_MAX);
+// jemalloc, mimalloc or tcmalloc, loaded with dlopen (throws Error naming the
+// Debian package when the library is missing).
+std::unique_ptr<Layer> make_raw_real(RawKind kind, Touch touch, uint8_t depth, uint64_t max_memory = UINT64_MAX);
 std::unique_ptr<Layer> make_pooled(const PooledParams& params, Layer* below, uint8_t depth);
 std::unique_ptr<Layer> make_objspec(const ObjspecParams& params, Layer* below, uint8_t depth);
 std::unique_ptr<Layer> make_gc(const GcParams& params, Layer* below, uint8_t depth);

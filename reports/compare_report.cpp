@@ -39,6 +39,7 @@ std::vector<Column> make_columns() {
   };
   c.push_back({"python", [](const ReplayResult& r) { return r.python; }});
   c.push_back({"raw", [](const ReplayResult& r) { return r.raw; }});
+  c.push_back({"raw_library", [](const ReplayResult& r) { return r.raw_library; }});
   count("events", [](const ReplayResult& r) { return r.events; });
   count("allocs", [](const ReplayResult& r) { return r.allocs; });
   count("frees", [](const ReplayResult& r) { return r.frees; });
@@ -116,6 +117,12 @@ const std::vector<Column>& columns() {
   return c;
 }
 
+// The row's raw kind: its own, else its result's.
+std::string row_raw(const CompareRow& row) {
+  if (!row.raw.empty() || !row.result) return row.raw;
+  return row.result->raw;
+}
+
 std::string render_csv(const std::string& trace, const std::vector<CompareRow>& rows) {
   std::string out;
   CsvWriter w(out);
@@ -123,7 +130,8 @@ std::string render_csv(const std::string& trace, const std::vector<CompareRow>& 
   w.end_row();
   for (const CompareRow& row : rows) {
     w.field(trace).field(row.stack).field(row.result ? std::string() : row.error);
-    for (const Column& c : columns()) w.field(row.result ? c.text(*row.result) : std::string());
+    for (const Column& c : columns())
+      w.field(row.result ? c.text(*row.result) : c.name == "raw" ? row_raw(row) : std::string());
     w.end_row();
   }
   return out;
@@ -153,6 +161,7 @@ std::string render_json(const std::string& trace, const std::vector<CompareRow>&
       JsonWriter w(object);
       w.begin_object();
       w.field("stack", rows[i].stack);
+      if (!row_raw(rows[i]).empty()) w.field("raw", row_raw(rows[i]));
       w.field("error", rows[i].error);
       w.end_object();
       w.finish();
@@ -181,10 +190,12 @@ std::string human_bytes(double v) {
 std::string render_table(const std::string& trace, const std::vector<CompareRow>& rows) {
   std::string out = "trace " + printable(trace) + "\n\n";
   Table t({{"stack", Align::Left},
+           {"raw", Align::Left},
            {"peak live", Align::Right},
            {"peak held", Align::Right},
            {"final held", Align::Right},
            {"mean held", Align::Right},
+           {"peak rss", Align::Right},
            {"jw4 %", Align::Right},
            {"internal %", Align::Right},
            {"pooled %", Align::Right},
@@ -195,21 +206,29 @@ std::string render_table(const std::string& trace, const std::vector<CompareRow>
            {"cpu s", Align::Right},
            {"ns/alloc", Align::Right},
            {"ns/free", Align::Right}});
-  size_t stack_width = display_width("stack");
+  size_t stack_width = display_width("stack"), raw_width = display_width("raw");
   for (const CompareRow& row : rows)
-    if (row.result) stack_width = std::max(stack_width, display_width(printable(row.stack)));
+    if (row.result) {
+      stack_width = std::max(stack_width, display_width(printable(row.stack)));
+      raw_width = std::max(raw_width, display_width(printable(row_raw(row))));
+    }
+  // A cell padded to a column's width and the two spaces between columns.
+  auto padded = [](const std::string& text, size_t width) {
+    return text + std::string(std::max(width, display_width(text)) - display_width(text) + 2, ' ');
+  };
   for (const CompareRow& row : rows) {
     if (!row.result) {
-      std::string name = printable(row.stack);
-      t.add_note(name + std::string(std::max(stack_width, display_width(name)) - display_width(name) + 2, ' ') + "error: " + row.error);
+      t.add_note(padded(printable(row.stack), stack_width) + padded(printable(row_raw(row)), raw_width) +
+                 "error: " + row.error);
       continue;
     }
     const ReplayResult& r = *row.result;
     const Metrics& m = r.metrics;
     const Fragmentation& f = m.fragmentation;
-    t.add_row({row.stack, human_bytes(static_cast<double>(m.footprint.live.peak)),
+    t.add_row({row.stack, row_raw(row), human_bytes(static_cast<double>(m.footprint.live.peak)),
                human_bytes(static_cast<double>(m.footprint.held.peak)),
                human_bytes(static_cast<double>(m.footprint.held.final)), human_bytes(m.footprint.held.mean),
+               m.footprint.has_rss ? human_bytes(static_cast<double>(m.footprint.rss.peak)) : "-",
                fixed(m.jw.m4, 1), fixed(Fragmentation::share(f.internal_bytes, f.held_bytes), 1),
                m.has_pooled ? fixed(Fragmentation::share(f.pooled_bytes, f.held_bytes), 1) : "-",
                fixed(Fragmentation::share(f.raw_bytes, f.held_bytes), 1),

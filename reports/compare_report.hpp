@@ -1,8 +1,9 @@
 // compare_report.hpp: `heaplay compare`'s rows, one per stack, rendered.
 //
-// A row holds a stack's finished ReplayResult or, when its worker failed,
-// the reason. Table: one line per stack with the headline figures (bytes in
-// KiB/MiB/GiB, one decimal), a failed stack's line saying "error: REASON".
+// A row holds a stack's finished ReplayResult on one raw kind or, when its
+// worker failed, the reason. Table: one line per stack and raw kind with the
+// headline figures (bytes in KiB/MiB/GiB, one decimal), a failed one's line
+// saying "error: REASON".
 // CSV: a FIXED set of columns (compare_summary_columns()), the same for every
 // stack whatever its layers, units in the names; a figure a stack does not
 // have (gc.* without gc, freelist.* without objspec, *_rss_bytes without raw
@@ -25,6 +26,7 @@ struct CompareRow {
   std::string stack;                   // the stack's name (StackSpec::name())
   std::optional<ReplayResult> result;  // absent: the worker failed
   std::string error;                   // why, when it failed ("killed by SIGKILL", ...)
+  std::string raw;                     // the raw kind ("sim", "jemalloc", ...); "": the result's
 };
 
 std::string render_compare(const std::string& trace, const std::vector<CompareRow>& rows, Format format);

@@ -463,7 +463,16 @@ svg.chart .part { stroke: #fff; stroke-width: 0.5; }
 
 }  // namespace
 
-std::string render_html(std::span<const ReplayResult> runs, const HtmlOptions& options) {
+std::string render_html(std::span<const ReplayResult> given, const HtmlOptions& options) {
+  // Runs on several raw layers (compare --raw A,B): each is labelled
+  // "STACK / RAW" wherever the page names its stack.
+  std::vector<ReplayResult> relabelled;
+  std::span<const ReplayResult> runs = given;
+  if (distinct(given, [](const ReplayResult& r) { return r.raw; }).find(", ") != std::string::npos) {
+    relabelled.assign(given.begin(), given.end());
+    for (ReplayResult& r : relabelled) r.stack += " / " + r.raw;
+    runs = relabelled;
+  }
   std::string title = options.title;
   if (title.empty()) {
     std::string traces = distinct(runs, [](const ReplayResult& r) { return r.trace; });

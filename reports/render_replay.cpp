@@ -98,6 +98,7 @@ void add_metrics(std::vector<Figure>& f, const ReplayResult& r) {
 std::vector<Figure> summary(const ReplayResult& r) {
   std::vector<Figure> f = {str("trace", r.trace), str("stack", r.stack), str("python", r.python), str("raw", r.raw)};
   if (!r.touch.empty()) f.push_back(str("touch", r.touch));
+  if (!r.raw_library.empty()) f.push_back(str("raw_library", r.raw_library));
   for (Figure x : {num("events", r.events), num("allocs", r.allocs), num("frees", r.frees),
                    num("reallocs", r.reallocs), num("collections", r.collections), num("peak_live_bytes", r.peak_live_bytes),
                    num("final_live_bytes", r.final_live_bytes), num("final_live_blocks", r.final_live_blocks),
@@ -319,16 +320,18 @@ std::string render_table(const ReplayResult& r) {
 }  // namespace
 
 namespace {
-// One header row (stack, then fields(Row{})'s names), then one row per element, the stack's name first.
+// One header row (stack, raw, then fields(Row{})'s names), then one row per
+// element, the stack's name and raw kind first (so that the files of
+// `heaplay compare`'s stacks and raw kinds concatenate).
 template <class Row, class Fields>
-std::string render_rows_csv(const std::string& stack, const std::vector<Row>& rows, Fields fields) {
+std::string render_rows_csv(const ReplayResult& r, const std::vector<Row>& rows, Fields fields) {
   std::string out;
   CsvWriter w(out);
-  w.field("stack");
+  w.field("stack").field("raw");
   for (const auto& [k, v] : fields(Row{})) w.field(k);
   w.end_row();
   for (const Row& row : rows) {
-    w.field(stack);
+    w.field(r.stack).field(r.raw);
     for (const auto& [k, v] : fields(row)) csv_value(w, v);
     w.end_row();
   }
@@ -337,11 +340,11 @@ std::string render_rows_csv(const std::string& stack, const std::vector<Row>& ro
 }  // namespace
 
 std::string render_timeline_csv(const ReplayResult& r) {
-  return render_rows_csv(r.stack, r.metrics.timeline, sample_fields);
+  return render_rows_csv(r, r.metrics.timeline, sample_fields);
 }
 
 std::string render_sizeclasses_csv(const ReplayResult& r) {
-  return render_rows_csv(r.stack, r.metrics.size_classes, size_class_fields);
+  return render_rows_csv(r, r.metrics.size_classes, size_class_fields);
 }
 
 std::string render_replay(const ReplayResult& result, Format format) {

@@ -3,8 +3,11 @@
 // All three formats draw the summary figures from one list (summary_fields),
 // so they always carry the same figures under the same names, in the same
 // order: the table's labels and the CSV's field column are the JSON keys.
+#include <algorithm>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "reports/csv.hpp"
 #include "reports/json.hpp"
@@ -253,8 +256,28 @@ std::string render_table(const TraceStats& s) {
     a.render(out, "  ");
   }
   if (!s.metadata.empty()) {
+    // A value of several lines (a recording's pymalloc.stats) is shown whole
+    // after the table, indented, rather than as one escaped line.
+    std::vector<std::pair<std::string, std::string>> pairs, blocks;
+    for (const auto& [k, v] : s.metadata) {
+      const size_t lines = static_cast<size_t>(std::count(v.begin(), v.end(), '\n'));
+      if (lines > 1) {
+        pairs.emplace_back(k, fmt::format("({} lines, below)", lines + (v.back() != '\n')));
+        blocks.emplace_back(k, v);
+      } else {
+        pairs.emplace_back(k, v);
+      }
+    }
     out += "\nmetadata\n";
-    render_pairs(out, s.metadata, "  ");
+    render_pairs(out, pairs, "  ");
+    for (const auto& [k, v] : blocks) {
+      out += "\n" + printable(k) + "\n";
+      for (size_t at = 0; at < v.size();) {
+        const size_t end = std::min(v.find('\n', at), v.size());
+        out += end > at ? "  " + printable(std::string_view(v).substr(at, end - at)) + "\n" : "\n";
+        at = end + 1;
+      }
+    }
   }
   if (s.truncated) out += "\nwarning: the trace is truncated; these figures cover its readable part\n";
   return out;

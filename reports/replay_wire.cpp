@@ -230,7 +230,7 @@ std::string frame_replay_wire(std::string_view body) {
 std::string encode_replay_result(const ReplayResult& r) {
   std::string body;
   Out o(body);
-  for (const std::string* s : {&r.trace, &r.stack, &r.python, &r.raw, &r.touch}) o.str(*s);
+  for (const std::string* s : {&r.trace, &r.stack, &r.python, &r.raw, &r.touch, &r.raw_library}) o.str(*s);
   o.u64(r.params.size());
   for (const auto& [k, v] : r.params) {
     o.str(k);
@@ -296,7 +296,7 @@ ReplayResult decode_replay_result(std::string_view message) {
 
   In in(body);
   ReplayResult r;
-  for (std::string* s : {&r.trace, &r.stack, &r.python, &r.raw, &r.touch}) *s = in.str();
+  for (std::string* s : {&r.trace, &r.stack, &r.python, &r.raw, &r.touch, &r.raw_library}) *s = in.str();
   r.params.resize(in.count(16, "parameters"));
   for (auto& [k, v] : r.params) {
     k = in.str();

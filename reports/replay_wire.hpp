@@ -29,7 +29,7 @@
 
 namespace heaplay {
 
-inline constexpr uint32_t kReplayWireVersion = 2;  // 2: the sampled ns_per_alloc, ns_per_free
+inline constexpr uint32_t kReplayWireVersion = 3;  // 2: the sampled ns_per_alloc, ns_per_free; 3: raw_library
 inline constexpr size_t kReplayWireHeaderBytes = 16;  // magic, version, body length
 inline constexpr size_t kReplayWireTrailerBytes = 4;  // CRC-32 of the body
 

@@ -23,6 +23,7 @@ ReplayResult full_result() {
   r.python = "3.12";
   r.raw = "glibc";
   r.touch = "all";
+  r.raw_library = "libjemalloc.so.2 (jemalloc 5.3.0)";
   r.params = {{"raw.page", "4096"}, {"pooled.pool_size", "16K"}, {"", ""}};
   for (uint64_t* f : {&r.events, &r.allocs, &r.frees, &r.reallocs, &r.collections, &r.peak_live_bytes,
                       &r.final_live_bytes, &r.final_live_blocks, &r.final_live_objects, &r.objects, &r.object_deaths,
@@ -72,7 +73,7 @@ ReplayResult full_result() {
 TEST(ReplayWire, RoundTripsEveryField) {
 #if defined(__x86_64__) && defined(__GLIBCXX__)
   // A new field changes these sizes: encode it (replay_wire.cpp), then update them.
-  static_assert(sizeof(ReplayResult) == 920);
+  static_assert(sizeof(ReplayResult) == 952);
   static_assert(sizeof(Metrics) == 416);
   static_assert(sizeof(GcSummary) == 72 && sizeof(FreeListReport) == 104 && sizeof(LayerReport) == 56);
   static_assert(sizeof(Sample) == 80 && sizeof(SizeClassReport) == 64 && sizeof(PinnedArenas) == 24);
@@ -118,7 +119,7 @@ TEST(ReplayWire, RejectsCorruptLengthsInsideAValidFrame) {
   EXPECT_THROW(decode_replay_result(frame_replay_wire(body.substr(0, body.size() - 1))), Error);
   std::string empty = encode_replay_result(ReplayResult{});
   std::string eb = empty.substr(kReplayWireHeaderBytes, empty.size() - kReplayWireHeaderBytes - kReplayWireTrailerBytes);
-  eb[5 * 8 + 8 + 15 * 8] = 2;  // has_gc
+  eb[6 * 8 + 8 + 15 * 8] = 2;  // has_gc
   EXPECT_THROW(decode_replay_result(frame_replay_wire(eb)), Error);
   // Another version.
   std::string v2 = wire;
@@ -126,10 +127,13 @@ TEST(ReplayWire, RejectsCorruptLengthsInsideAValidFrame) {
   EXPECT_THROW(decode_replay_result(v2), Error);
   v2[4] = 1;  // before the sampled ns_per_alloc and ns_per_free
   EXPECT_THROW(decode_replay_result(v2), Error);
+  v2[4] = 2;  // before raw_library
+  EXPECT_THROW(decode_replay_result(v2), Error);
 }
 
 TEST(CompareReport, FailedRowsKeepTheColumnsAndTheOthers) {
-  std::vector<CompareRow> rows = {{"raw", full_result(), ""}, {"pooled", std::nullopt, "killed by SIGKILL"}};
+  std::vector<CompareRow> rows = {{"raw", full_result(), "", "glibc"},
+                                  {"pooled", std::nullopt, "killed by SIGKILL", "jemalloc"}};
   rows[0].result->stack = "raw";
   std::string csv = render_compare("t.trace", rows, Format::Csv);
   size_t header_end = csv.find("\r\n");
@@ -137,15 +141,18 @@ TEST(CompareReport, FailedRowsKeepTheColumnsAndTheOthers) {
   std::string expected;
   for (const std::string& c : compare_summary_columns()) expected += (expected.empty() ? "" : ",") + c;
   EXPECT_EQ(header, expected);
+  // A failed row: its stack, reason and raw kind, every figure empty.
   std::string last = csv.substr(csv.rfind("\r\n", csv.size() - 3) + 2);
-  EXPECT_EQ(last, "t.trace,pooled,killed by SIGKILL" + std::string(compare_summary_columns().size() - 3, ',') + "\r\n");
+  EXPECT_EQ(last, "t.trace,pooled,killed by SIGKILL,,jemalloc" + std::string(compare_summary_columns().size() - 5, ',') +
+                      "\r\n");
   std::string table = render_compare("t.trace", rows, Format::Table);
-  EXPECT_NE(table.find("pooled  error: killed by SIGKILL"), std::string::npos) << table;
+  EXPECT_NE(table.find("\npooled  jemalloc  error: killed by SIGKILL"), std::string::npos) << table;
+  EXPECT_NE(table.find("\nraw    glibc  371.2 KiB"), std::string::npos) << table;
   std::string json = render_compare("t.trace", rows, Format::Json);
-  EXPECT_NE(json.find("\"error\": \"killed by SIGKILL\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"raw\": \"jemalloc\",\n      \"error\": \"killed by SIGKILL\""), std::string::npos) << json;
   // Timeline and size classes: one header, the finished stacks' rows.
   std::string timeline = render_compare_timeline_csv(rows);
-  EXPECT_EQ(timeline.find("stack,event,"), 0u);
+  EXPECT_EQ(timeline.find("stack,raw,event,"), 0u);
   EXPECT_EQ(timeline.find("pooled,"), std::string::npos);
 }
 

@@ -242,11 +242,11 @@ TEST(Metrics, PooledFragmentationPinnedArenasAndSizeClassesByHand) {
 
   // sizeclasses.csv: utilisation = blocks / (pools * blocks per pool).
   EXPECT_EQ(render_sizeclasses_csv(r),
-            "stack,class,size_bytes,blocks_per_pool,requests,peak_blocks,peak_pools,peak_utilisation_percent,"
+            "stack,raw,class,size_bytes,blocks_per_pool,requests,peak_blocks,peak_pools,peak_utilisation_percent,"
             "final_blocks,final_pools,final_utilisation_percent\r\n"
-            "pooled,1,32,510,1,1,1,0.20,0,0,0.00\r\n"
-            "pooled,6,112,145,2,2,1,1.38,0,0,0.00\r\n"
-            "pooled,31,512,31,1,1,1,3.23,1,1,3.23\r\n");
+            "pooled,sim,1,32,510,1,1,1,0.20,0,0,0.00\r\n"
+            "pooled,sim,6,112,145,2,2,1,1.38,0,0,0.00\r\n"
+            "pooled,sim,31,512,31,1,1,1,3.23,1,1,3.23\r\n");
 }
 
 TEST(Metrics, PinnedArenasFollowTheLiveBlocksOfEachArena) {
@@ -319,12 +319,12 @@ TEST(Metrics, GcCollectionsInTheTimeline) {
 TEST(Metrics, FilesHaveTheirHeaders) {
   const ReplayResult r = replay(kRawTrace, "raw", 4);
   EXPECT_EQ(render_timeline_csv(r),
-            "stack,event,time_ns,live_bytes,allocated_bytes,held_bytes,rss_bytes,arenas,collections\r\n"
-            "raw,4,,300,304,135168,,0,0\r\n"
-            "raw,8,1000,10,24,135168,,0,0\r\n"
-            "raw,10,1000,50,56,135168,,0,0\r\n");
+            "stack,raw,event,time_ns,live_bytes,allocated_bytes,held_bytes,rss_bytes,arenas,collections\r\n"
+            "raw,sim,4,,300,304,135168,,0,0\r\n"
+            "raw,sim,8,1000,10,24,135168,,0,0\r\n"
+            "raw,sim,10,1000,50,56,135168,,0,0\r\n");
   EXPECT_EQ(render_sizeclasses_csv(r),
-            "stack,class,size_bytes,blocks_per_pool,requests,peak_blocks,peak_pools,peak_utilisation_percent,"
+            "stack,raw,class,size_bytes,blocks_per_pool,requests,peak_blocks,peak_pools,peak_utilisation_percent,"
             "final_blocks,final_pools,final_utilisation_percent\r\n");
   const std::string json = render_replay(r, Format::Json);
   for (const char* key : {"\"mean_live_bytes\": 149,", "\"peak_allocated_bytes\": 328,", "\"final_held_bytes\": 135168,",

@@ -52,7 +52,7 @@ Recorded record(const std::string& name, const std::string& program, const std::
                 const std::string& env = "") {
   Recorded r;
   r.file = temp_path(name + ".heaplay");
-  r.log = run(fmt::format("{} '{}' record {} -o '{}' -- {} 2>&1", env, HEAPLAY_BINARY, flags, r.file, program),
+  r.log = run(fmt::format("{} '{}' record {} -o '{}' -- {} 2>&1", env, HEAPLAY_BIN, flags, r.file, program),
               &r.status);
   return r;
 }
@@ -301,7 +301,7 @@ TEST(Record, ProgramThatNeverReturnsFromMain) {
 
 TEST(Record, KilledRecorderLeavesAReadableTruncatedFile) {
   const std::string file = temp_path("killed.heaplay");
-  const std::string heaplay = HEAPLAY_BINARY, program = HEAPLAY_REC_WORKLOAD;
+  const std::string heaplay = HEAPLAY_BIN, program = HEAPLAY_REC_WORKLOAD;
   std::vector<std::string> args = {heaplay, "-q", "record", "--sites", "-o", file, "--", program, "forever"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -344,7 +344,7 @@ TEST(Record, CPythonReplaysThroughEveryStack) {
   EXPECT_TRUE(python_site) << "a site in the interpreter itself";
   int st = 0;
   std::string out = run(fmt::format("'{}' compare '{}' --stacks raw,pooled,objspec,gc --format csv --no-progress",
-                                    HEAPLAY_BINARY, r.file),
+                                    HEAPLAY_BIN, r.file),
                         &st);
   EXPECT_EQ(st, 0) << out;
   // The header and one row per stack, each with an empty error column (the third).

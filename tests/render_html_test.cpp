@@ -103,6 +103,18 @@ TEST(RenderHtml, OnePolylinePerStackAndSeries) {
   EXPECT_EQ(fp.find("every stack"), std::string::npos);
 }
 
+TEST(RenderHtml, RunsOnSeveralRawLayersAreLabelledWithTheirRaw) {
+  // compare --raw sim,jemalloc: one stack twice; each run is "STACK / RAW".
+  std::vector<ReplayResult> runs = {make_run("pooled"), make_run("pooled", 2)};
+  runs[1].raw = "jemalloc";
+  std::string fp = chart(render_html(runs), "chart-footprint");
+  EXPECT_EQ(count(fp, "data-stack=\"pooled / sim\" data-series=\"held\""), 1u) << fp;
+  EXPECT_EQ(count(fp, "data-stack=\"pooled / jemalloc\" data-series=\"held\""), 1u);
+  // One raw layer: the stacks' own names.
+  runs[1].raw = "sim";
+  EXPECT_EQ(count(render_html(runs), "pooled / sim"), 0u);
+}
+
 TEST(RenderHtml, IdenticalLiveSeriesDrawOneSharedLine) {
   // The same live series on every stack (compare's usual case): held per
   // stack, one dark-grey dashed live line, and its own legend entry.

@@ -57,7 +57,10 @@ TEST(Stack, BadStacksSayWhy) {
   EXPECT_NE(error_of([] { parse_stack("pooled+gc"); }).find("'gc' must come above 'pooled'"), std::string::npos);
   EXPECT_NE(error_of([] { parse_stack("pooled+pooled"); }).find("'pooled' appears twice"), std::string::npos);
   EXPECT_NE(error_of([] { parse_stack("pooled+"); }).find("unknown layer ''"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_raw_kind("jemalloc"); }).find("expected sim or glibc"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_raw_kind("ptmalloc"); }).find("expected sim, glibc, jemalloc, mimalloc or tcmalloc"),
+            std::string::npos);
+  for (std::string_view k : {"sim", "glibc", "jemalloc", "mimalloc", "tcmalloc"})
+    EXPECT_EQ(raw_kind_name(parse_raw_kind(k)), k);
 }
 
 TEST(Stack, EveryLayerBuildsInStackOrder) {

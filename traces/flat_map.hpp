@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 namespace heaplay {
@@ -52,6 +53,19 @@ class FlatMap {
     used_[i] = 1;
     entries_[i] = {key, value};
     ++size_;
+  }
+
+  // The value of key, inserted as 0 when absent (second: whether it was).
+  // One probe sequence either way; the pointer is valid until the next insertion.
+  std::pair<uint64_t*, bool> try_emplace(uint64_t key) {
+    if ((size_ + 1) * 8 > capacity() * 7) rehash(capacity() * 2);
+    size_t i = home(key);
+    for (; used_[i]; i = (i + 1) & mask_)
+      if (entries_[i].key == key) return {&entries_[i].val, false};
+    used_[i] = 1;
+    entries_[i] = {key, 0};
+    ++size_;
+    return {&entries_[i].val, true};
   }
 
   // Inserts key, which must be absent, unless the table would have to grow

@@ -252,4 +252,10 @@ class BlockEncoder {
 // CRC-32 with the zlib/IEEE polynomial (what zlib's crc32() computes).
 uint32_t crc32_of(const void* data, size_t n);
 
+// Decodes a metadata payload ('H', 'M') of count entries into out (later keys
+// replace earlier values). False when the payload is malformed or out would
+// pass kMaxMetadataEntries keys; out may then hold some of the entries.
+// Defined in trace_metadata.cpp.
+bool decode_metadata(const uint8_t* payload, size_t length, uint32_t count, Metadata& out);
+
 }  // namespace heaplay::native

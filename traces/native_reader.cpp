@@ -561,19 +561,11 @@ BlockRead NativeReader::read_block(Input& in, uint64_t at, BlockHeader& h, Buffe
 void NativeReader::read_metadata(uint64_t at, const BlockHeader& h) {
   if (h.count > h.length / 2 || h.count > kMaxMetadataEntries)
     fail(at, fmt::format("metadata block claims {} entries in {} bytes", h.count, h.length));
-  VarintReader r(h.payload, h.payload + h.length);
-  for (uint32_t i = 0; i < h.count; ++i) {
-    const uint8_t *key = nullptr, *value = nullptr;
-    uint64_t klen = r.get();
-    if (!r.bytes(klen, &key)) break;
-    uint64_t vlen = r.get();
-    if (!r.bytes(vlen, &value)) break;
-    info_.metadata.set(std::string(reinterpret_cast<const char*>(key), klen),
-                       std::string(reinterpret_cast<const char*>(value), vlen));
+  if (!decode_metadata(h.payload, h.length, h.count, info_.metadata)) {
     if (info_.metadata.items().size() > kMaxMetadataEntries)
       fail(at, fmt::format("more than {} metadata keys", kMaxMetadataEntries));
+    fail(at, "malformed metadata block");
   }
-  if (!r.ok() || !r.at_end()) fail(at, "malformed metadata block");
 }
 
 void NativeReader::read_end(const Unpacked& u) {
@@ -1026,6 +1018,7 @@ invalid:
 }
 
 }  // namespace
+
 }  // namespace heaplay::native
 
 namespace heaplay {

@@ -67,6 +67,13 @@ namespace heaplay {
 // choose settings before replaying (the Python version) look here.
 Metadata leading_metadata(const std::string& path);
 
+// The metadata as it stands at the end of the trace: for a native file, every
+// metadata block (found by hopping over block headers, no decoding; a damaged
+// or cut block ends the walk), so keys a recorder wrote after its last frame
+// are included; for other formats, the leading metadata (late `#@` lines of a
+// text trace are seen only by a full read).
+Metadata trace_metadata(const std::string& path);
+
 }  // namespace heaplay
 
 namespace heaplay {

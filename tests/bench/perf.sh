@@ -13,7 +13,8 @@ dir=${HEAPLAY_PERF_DIR:-/tmp/heaplay-perf}
 mkdir -p "$dir"
 
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEAPLAY_TESTS=ON >/dev/null
-cmake --build "$build" -j2 --target heaplay native_bench stats_bench text_bench ht_workload >/dev/null
+cmake --build "$build" -j2 --target heaplay native_bench stats_bench text_bench heaptrack_bench replay_bench pooled_bench raw_sim_bench collector_bench ht_workload alloc_loop >/dev/null
+cmake --build "$build" -j2 --target alloc_loop_pymalloc >/dev/null 2>&1 || true  # needs python3.11-dev
 heaplay=$build/heaplay
 
 echo "== machine"
@@ -32,6 +33,16 @@ HEAPLAY_BENCH_EVENTS=20000000 "$build/tests/native_bench" --benchmark_filter=Dec
   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median"
 "$build/tests/stats_bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median"
 HEAPLAY_BENCH_EVENTS=5000000 "$build/tests/text_bench" --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median"
+HEAPLAY_BENCH_EVENTS=5000000 "$build/tests/heaptrack_bench" --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median"
+
+echo "== layers and the replay loop (Google Benchmark, events in memory)"
+HEAPLAY_BENCH_EVENTS=5000000 "$build/tests/replay_bench" --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median"
+"$build/tests/raw_sim_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median"
+"$build/tests/pooled_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median"
+HEAPLAY_BENCH_EVENTS=5000000 "$build/tests/collector_bench" --benchmark_repetitions=3 \
   --benchmark_report_aggregates_only=true 2>/dev/null | grep -E "median"
 
 echo "== heaplay stats, whole process, 100M records, one and two threads (hyperfine medians)"
@@ -95,3 +106,26 @@ PY
 else
   echo "heaptrack is not installed (bash .ci/setup installs it)"
 fi
+
+echo "== replay against bare allocator loops (whole process, hyperfine medians, 10M records)"
+# The loops make the trace's requests from an array decoded beforehand
+# (tests/bench/alloc_loop.cpp); heaplay reads, validates, replays and reports.
+[ -f "$dir/b10.heaplay" ] || "$heaplay" -q synth pylike --no-objects --events 10000000 --seed 1 -o "$dir/b10.heaplay"
+"$build/tests/alloc_loop" decode "$dir/b10.heaplay" "$dir/b10.ops" >/dev/null
+loops=("$build/tests/alloc_loop run $dir/b10.ops --touch first")
+[ -x "$build/tests/alloc_loop_pymalloc" ] && loops+=("$build/tests/alloc_loop_pymalloc run $dir/b10.ops")
+replay="$heaplay replay $dir/b10.heaplay --format json --no-progress"
+hyperfine -N -w 1 -r 7 --export-json "$dir/loops.json" "${loops[@]}" \
+  "$replay --raw glibc --stack raw --touch first" "$replay --stack pooled" \
+  "$replay --stack pooled --raw glibc --touch first" >/dev/null
+python3 - "$dir/loops.json" <<'PY'
+import json, sys
+m = {r["command"]: r["median"] for r in json.load(open(sys.argv[1]))["results"]}
+loop = next(v for k, v in m.items() if "alloc_loop run" in k)
+py = next((v for k, v in m.items() if "alloc_loop_pymalloc" in k), None)
+for k, v in m.items():
+    line = f"{k.split('/')[-1] if 'alloc_loop' in k else k.split(' --format')[0].split('heaplay ')[-1] + k.split('--no-progress')[-1]}: {v*1e3:.1f} ms"
+    if "--raw glibc --stack raw" in k: line += f"  ({v/loop:.2f}x the glibc loop; target 1.25x)"
+    if "--stack pooled" in k and py: line += f"  ({v/py:.2f}x the pymalloc loop; target 1.5x)"
+    print(line)
+PY

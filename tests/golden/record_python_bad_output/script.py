@@ -1,0 +1,1 @@
+print("never printed: the trace cannot be written, so the script does not run")

@@ -1,0 +1,2 @@
+print("never printed")
+rows = [1, 2,
