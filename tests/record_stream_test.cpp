@@ -79,7 +79,7 @@ TEST(RecordStream, ThreadsMergeInSequenceOrder) {
   Stream t;
   // Thread 2's chunk comes first but holds numbers 1 and 3: nothing can go out before 0.
   ASSERT_TRUE(t.s.feed(chunk(2, {rec(1, w::kMalloc, 0xA0, 10), rec(3, w::kFree, 0xB0)})));
-  EXPECT_EQ(t.s.counts().events, 0u);
+  EXPECT_EQ(t.s.records(), 0u);
   ASSERT_TRUE(t.s.feed(chunk(1, {rec(0, w::kMalloc, 0xB0, 20), rec(2, w::kFree, 0xA0)})));
   CollectingConsumer c = t.finish();
   // B gets slot 0, A slot 1; A freed by thread 1, B by thread 2.
@@ -96,8 +96,8 @@ TEST(RecordStream, ReallocKeepsItsBlockWhileAnotherThreadGetsTheOldAddress) {
   CollectingConsumer c = t.finish();
   // Thread 2's block at the old address is a new one; the realloc'ed block keeps slot 0.
   EXPECT_EQ(shape(c), "T1 a0 T2 a1 T1 r0:200 T2 f1 T1 f0");
-  EXPECT_EQ(t.s.counts().unknown_frees, 0u);
-  EXPECT_EQ(t.s.counts().missed_frees, 0u);
+  EXPECT_EQ(t.s.blocks().unknown_frees, 0u);
+  EXPECT_EQ(t.s.blocks().reused_addresses, 0u);
 }
 
 TEST(RecordStream, UnknownAndMissedFreesAreCountedNeverWritten) {
@@ -108,10 +108,12 @@ TEST(RecordStream, UnknownAndMissedFreesAreCountedNeverWritten) {
                                  rec(3, w::kReallocFrom, 0x70), rec(4, w::kReallocTo, 0x80, 32)})));
   CollectingConsumer c = t.finish();
   EXPECT_EQ(shape(c), "T1 a0 f0 a0 a1");
-  EXPECT_EQ(t.s.counts().unknown_frees, 2u);  // the free, and the realloc of an unknown block
-  EXPECT_EQ(t.s.counts().missed_frees, 1u);
-  EXPECT_EQ(*c.metadata.get("record.unknown_frees"), "2");
-  EXPECT_EQ(*c.metadata.get("record.missed_frees"), "1");
+  EXPECT_EQ(t.s.blocks().unknown_frees, 1u);
+  EXPECT_EQ(t.s.blocks().unknown_reallocs, 1u);  // recorded as an allocation
+  EXPECT_EQ(t.s.blocks().reused_addresses, 1u);
+  EXPECT_EQ(*c.metadata.get("record.unknown_frees"), "1");
+  EXPECT_EQ(*c.metadata.get("record.unknown_reallocs"), "1");
+  EXPECT_EQ(*c.metadata.get("record.reused_addresses"), "1");
 }
 
 TEST(RecordStream, FailedReallocKeepsTheBlockZeroSizeFreesIt) {
@@ -123,7 +125,7 @@ TEST(RecordStream, FailedReallocKeepsTheBlockZeroSizeFreesIt) {
   CollectingConsumer c = t.finish();
   EXPECT_EQ(shape(c), "T1 a0 f0");
   EXPECT_EQ(t.s.counts().failed_reallocs, 1u);
-  EXPECT_EQ(t.s.counts().unknown_frees, 1u);
+  EXPECT_EQ(t.s.blocks().unknown_frees, 1u);
   EXPECT_EQ(*c.metadata.get("record.calls.realloc"), "1");
   EXPECT_EQ(*c.metadata.get("record.calls.reallocarray"), "1");
   EXPECT_EQ(*c.metadata.get("record.calls.malloc"), "1");
@@ -216,9 +218,9 @@ TEST(RecordStream, ANumberThatNeverComesIsSkippedOnceTooMuchWaits) {
   Stream t;
   t.s.set_max_held(2);
   ASSERT_TRUE(t.s.feed(chunk(1, {rec(1, w::kMalloc, 0x10, 8), rec(2, w::kFree, 0x10)})));
-  EXPECT_EQ(t.s.counts().events, 0u);  // waiting for 0
+  EXPECT_EQ(t.s.records(), 0u);  // waiting for 0
   ASSERT_TRUE(t.s.feed(chunk(1, {rec(3, w::kMalloc, 0x20, 8)})));
-  EXPECT_GT(t.s.counts().events, 0u);  // three waiting: 0 is given up
+  EXPECT_GT(t.s.records(), 0u);  // three waiting: 0 is given up
   CollectingConsumer c = t.finish();
   EXPECT_EQ(shape(c), "T1 a0 f0 a0");
   EXPECT_EQ(*c.metadata.get("record.lost_records"), "1");

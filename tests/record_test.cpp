@@ -85,7 +85,8 @@ void expect_clean(const TraceStats& s) {
   EXPECT_EQ(s.anomalies, 0u);
   EXPECT_FALSE(s.truncated);
   EXPECT_EQ(meta(s, "record.unknown_frees"), "0");
-  EXPECT_EQ(meta(s, "record.missed_frees"), "0");
+  EXPECT_EQ(meta(s, "record.unknown_reallocs"), "0");
+  EXPECT_EQ(meta(s, "record.reused_addresses"), "0");
   EXPECT_EQ(meta(s, "record.lost_records"), "0");
   EXPECT_EQ(meta(s, "record.lost_bytes"), "0");
 }

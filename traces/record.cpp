@@ -526,9 +526,10 @@ int Recorder::run() {
   finish_all();
   for (const auto& [pid, p] : procs_) {
     const RecordCounts& k = p.stream->counts();
-    spdlog::info("{}: {} calls recorded ({} events, {} threads{}{})", p.stream->path(), k.calls, k.events,
+    const uint64_t unknown = p.stream->blocks().unknown_frees + p.stream->blocks().unknown_reallocs;
+    spdlog::info("{}: {} calls recorded ({} events, {} threads{}{})", p.stream->path(), k.calls, p.stream->records(),
                  k.threads, k.images > 1 ? fmt::format(", {} images", k.images) : "",
-                 k.unknown_frees ? fmt::format(", {} frees of blocks allocated before recording", k.unknown_frees)
+                 unknown ? fmt::format(", {} frees of blocks allocated before recording", unknown)
                                  : "");
   }
   if (WIFSIGNALED(status_)) {

@@ -33,21 +33,19 @@ std::string site_tag(std::string_view module, std::string_view symbol, bool has_
   return fmt::format("{}!{}+{:#x}", base, name, offset);
 }
 
+std::unique_ptr<TraceWriter> in_place_writer(const std::string& path, WriteOptions o) {
+  o.in_place = true;
+  return make_writer(path, OutputFormat::Native, o);
+}
+
 }  // namespace
 
 RecordStream::RecordStream(const std::string& path, const WriteOptions& options, const Metadata& header,
                            uint64_t start_ns, uint64_t time_resolution_ns)
-    : path_(path), start_ns_(start_ns), resolution_ns_(std::max<uint64_t>(1, time_resolution_ns)) {
-  WriteOptions o = options;
-  o.in_place = true;
-  writer_ = make_writer(path, OutputFormat::Native, o);
-  info_.path = path;
-  info_.format = TraceFormat::Native;
-  info_.metadata = header;
-  info_.strings = &strings_;
-  writer_->begin(info_);
-  batch_ = std::make_unique<EventBatch>(*writer_, 4096);
-}
+    : path_(path),
+      recorder_(in_place_writer(path, options), path, header, /*pipelined=*/false),
+      start_ns_(start_ns),
+      resolution_ns_(std::max<uint64_t>(1, time_resolution_ns)) {}
 
 RecordStream::~RecordStream() {
   if (finished_) return;
@@ -139,7 +137,7 @@ bool RecordStream::take_chunk(const w::ChunkHeader& h, const w::Record* unaligne
 void RecordStream::prefetch(const w::Record* unaligned) const {
   uint64_t addr;
   std::memcpy(&addr, reinterpret_cast<const char*>(unaligned) + offsetof(w::Record, addr), sizeof addr);
-  live_.prefetch(addr);
+  recorder_.prefetch(addr);
 }
 
 void RecordStream::define_site(const w::Record& site, const char* text) {
@@ -148,14 +146,14 @@ void RecordStream::define_site(const w::Record& site, const char* text) {
   size_t nul = all.find('\0');
   std::string_view module = all.substr(0, nul);
   std::string_view symbol = nul == std::string_view::npos ? std::string_view{} : all.substr(nul + 1);
-  StringId id = strings_.intern(site_tag(module, symbol, (site.seq_op >> 8) & 1, site.caller));
+  StringId id = recorder_.intern(site_tag(module, symbol, (site.seq_op >> 8) & 1, site.caller));
   sites_.put(site.addr, id.value);
 }
 
 StringId RecordStream::tag(uint64_t caller) {
   if (caller == 0) return kNoString;
   if (const uint64_t* id = sites_.find(caller)) return StringId{static_cast<uint32_t>(*id)};
-  StringId id = strings_.intern(fmt::format("{:#x}", caller));  // never named: should not happen
+  StringId id = recorder_.intern(fmt::format("{:#x}", caller));  // never named: should not happen
   sites_.put(caller, id.value);
   return id;
 }
@@ -193,40 +191,17 @@ void RecordStream::release(bool all) {
   }
 }
 
-// The writer checks every event against the stream rules (its own
-// Lifetimes) and throws on a bad one; this side only numbers the blocks,
-// with the same last-freed-first rule, so its numbers stay dense.
-void RecordStream::apply(Event& e) {
-  if (e.kind == EventKind::Alloc) {
-    if (free_slots_.empty()) {
-      e.slot = SlotId{next_slot_++};
-    } else {
-      e.slot = SlotId{free_slots_.back()};
-      free_slots_.pop_back();
-    }
-  }
-  batch_->push(e);
-  if (e.kind == EventKind::Free) free_slots_.push_back(e.slot.value);
-  ++counts_.events;
-}
-
-// Time and thread records before the first event a call makes.
+// Time and thread records before the first record a call makes.
 void RecordStream::prelude(const w::Record& x, uint64_t tid) {
   const uint64_t t = x.ticks > start_ns_ ? x.ticks - start_ns_ : 0;
   last_ns_ = std::max(last_ns_, t);  // threads' clocks are read a little apart: never backwards
   if (!time_written_ || last_ns_ - written_ns_ >= resolution_ns_) {
-    Event e;
-    e.kind = EventKind::Time;
-    e.size = last_ns_;
-    apply(e);
+    recorder_.time(last_ns_);
     written_ns_ = last_ns_;
     time_written_ = true;
   }
   if (!tid_written_ || tid != last_tid_) {
-    Event e;
-    e.kind = EventKind::Thread;
-    e.size = tid;
-    apply(e);
+    recorder_.thread(tid);
     last_tid_ = tid;
     tid_written_ = true;
     if (!tids_.find(tid)) {
@@ -234,26 +209,6 @@ void RecordStream::prelude(const w::Record& x, uint64_t tid) {
       ++counts_.threads;
     }
   }
-}
-
-void RecordStream::free_slot(uint32_t slot) {
-  Event e;
-  e.kind = EventKind::Free;
-  e.slot = SlotId{slot};
-  apply(e);
-}
-
-void RecordStream::allocate(uint64_t addr, uint64_t size, StringId type) {
-  if (const uint64_t* old = live_.find(addr)) {  // its free went unseen
-    ++counts_.missed_frees;
-    free_slot(static_cast<uint32_t>(*old));
-  }
-  Event e;
-  e.kind = EventKind::Alloc;
-  e.size = size;
-  e.str = type;
-  apply(e);
-  live_.put(addr, e.slot.value);
 }
 
 void RecordStream::emit(const w::Record& x, uint64_t tid) {
@@ -264,65 +219,29 @@ void RecordStream::emit(const w::Record& x, uint64_t tid) {
   if (op != w::kReallocTo && op != w::kReallocarrayTo) ++counts_.calls;
   prelude(x, tid);
   if (w::is_allocation(op)) {
-    allocate(x.addr, x.size, tag(x.caller));
+    recorder_.alloc(x.addr, x.size, Domain::None, tag(x.caller));
     return;
   }
   switch (op) {
     case w::kFree:
-      if (const uint64_t* s = live_.find(x.addr)) {
-        free_slot(static_cast<uint32_t>(*s));
-        live_.erase(x.addr);
-      } else {
-        ++counts_.unknown_frees;
-      }
+      recorder_.free(x.addr);
       return;
     case w::kReallocFrom:
-    case w::kReallocarrayFrom: {
+    case w::kReallocarrayFrom:
       // The block leaves its address now: another thread may be given that
       // address before this realloc returns.
-      InFlight f;
-      f.addr = x.addr;
-      if (const uint64_t* s = live_.find(x.addr)) {
-        f.slot = static_cast<uint32_t>(*s);
-        f.known = true;
-        live_.erase(x.addr);
-      }
-      in_flight_[tid] = f;
+      in_flight_[tid] = recorder_.detach(x.addr);
       return;
-    }
     case w::kReallocTo:
     case w::kReallocarrayTo: {
-      InFlight f;
-      auto it = in_flight_.find(tid);
-      if (it != in_flight_.end()) {
-        f = it->second;
+      std::optional<PointerRecorder::Detached> d;
+      if (auto it = in_flight_.find(tid); it != in_flight_.end()) {
+        d = it->second;
         in_flight_.erase(it);
       }
-      if (x.addr == 0) {
-        if (x.size == 0) {  // realloc(p, 0) freed p
-          if (f.known) free_slot(f.slot);
-          else ++counts_.unknown_frees;
-        } else {  // failed: p is as it was
-          ++counts_.failed_reallocs;
-          if (f.known) live_.put(f.addr, f.slot);
-        }
-        return;
-      }
-      if (!f.known) {  // a block the recorder never saw allocated: from here on, a new one
-        ++counts_.unknown_frees;
-        allocate(x.addr, x.size, tag(x.caller));
-        return;
-      }
-      if (const uint64_t* old = live_.find(x.addr)) {
-        ++counts_.missed_frees;
-        free_slot(static_cast<uint32_t>(*old));
-      }
-      Event e;
-      e.kind = EventKind::Realloc;
-      e.slot = SlotId{f.slot};
-      e.size = x.size;
-      apply(e);
-      live_.put(x.addr, f.slot);
+      if (x.addr == 0 && x.size != 0) ++counts_.failed_reallocs;
+      if (d) recorder_.settle(*d, x.addr, x.size);
+      else if (x.addr) recorder_.alloc(x.addr, x.size, Domain::None, tag(x.caller));  // a block never seen
       return;
     }
     default:
@@ -343,60 +262,47 @@ void RecordStream::new_image(std::string_view label) {
   runs_.clear();
   held_ = 0;
   next_seq_ = 0;  // the new image numbers its calls from 0
-  std::vector<uint32_t> slots;
-  live_.erase_if([&](uint64_t, uint64_t slot) {
-    slots.push_back(static_cast<uint32_t>(slot));
-    return false;
-  });
-  live_ = FlatMap();
-  std::sort(slots.begin(), slots.end());
-  for (uint32_t s : slots) free_slot(s);
+  recorder_.release_all();
   sites_ = FlatMap();  // the addresses hold other code now
-  Event m;
-  m.kind = EventKind::Mark;
-  m.str = strings_.intern(label);
-  apply(m);
+  recorder_.mark(label);
   ++counts_.images;
 }
 
 void RecordStream::flush() {
   if (finished_) return;
   release(false);
-  batch_->flush();
-  writer_->flush();
+  recorder_.flush();
 }
 
 void RecordStream::finish(const Metadata& extra) {
   if (finished_) return;
   finished_ = true;
-  counts_.lost_bytes = pending_.size();
+  counts_.lost_bytes += pending_.size();
   pending_.clear();
   release(true);
-  batch_->flush();
   static constexpr const char* kOpNames[w::kOps] = {
       "",       "malloc", "calloc", "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc", "realloc",
       "reallocarray", "free", "", "", "", "", ""};
-  Metadata& m = info_.metadata;
-  m.set("record.calls", std::to_string(counts_.calls));
+  auto set = [&](const std::string& key, uint64_t v) { recorder_.set_metadata(key, std::to_string(v)); };
+  set("record.calls", counts_.calls);
   for (int op = 1; op < w::kOps; ++op) {
     if (!*kOpNames[op]) continue;
     uint64_t n = counts_.by_op[op];
     if (op == w::kReallocNull) n += counts_.by_op[w::kReallocFrom];
     if (op == w::kReallocarrayNull) n += counts_.by_op[w::kReallocarrayFrom];
-    m.set(fmt::format("record.calls.{}", kOpNames[op]), std::to_string(n));
+    set(fmt::format("record.calls.{}", kOpNames[op]), n);
   }
-  m.set("record.unknown_frees", std::to_string(counts_.unknown_frees));
-  m.set("record.missed_frees", std::to_string(counts_.missed_frees));
-  m.set("record.failed_reallocs", std::to_string(counts_.failed_reallocs));
-  m.set("record.lost_records", std::to_string(counts_.gaps));
-  m.set("record.lost_bytes", std::to_string(counts_.lost_bytes));
-  m.set("record.threads", std::to_string(counts_.threads));
-  m.set("record.images", std::to_string(counts_.images));
-  for (const auto& [k, v] : extra.items()) m.set(k, v);
-  ReadSummary summary;
-  summary.events = counts_.events;
-  writer_->end(info_, summary);
-  writer_->commit();
+  const PointerRecorder::Counts& b = recorder_.counts();
+  set("record.unknown_frees", b.unknown_frees);
+  set("record.unknown_reallocs", b.unknown_reallocs);
+  set("record.reused_addresses", b.reused_addresses);
+  set("record.failed_reallocs", counts_.failed_reallocs);
+  set("record.lost_records", counts_.gaps);
+  set("record.lost_bytes", counts_.lost_bytes);
+  set("record.threads", counts_.threads);
+  set("record.images", counts_.images);
+  for (const auto& [k, v] : extra.items()) recorder_.set_metadata(k, v);
+  recorder_.finish();
 }
 
 }  // namespace heaplay

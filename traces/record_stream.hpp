@@ -5,25 +5,26 @@
 // anywhere. Each chunk is one thread's records in the order it made them;
 // RecordStream merges the threads back into the order of their sequence
 // numbers (a k-way merge over runs: a run is a thread's records while they
-// keep ascending), turns calls into events (an address map gives each live
-// block its slot; a realloc keeps the slot wherever the block moves), checks
-// them (the writer checks them against the stream rules) and writes them. Per-thread order is all the merge
-// needs; a record it waits for that never comes (a lost buffer) only holds
-// the merge until kMaxHeld records are waiting, then it skips ahead.
+// keep ascending; a chunk whose records come next is written without
+// queueing), adds `T` and `t` records, names call sites, and hands the calls
+// to a PointerRecorder (addresses to slots; a realloc keeps its block
+// wherever it moves) writing the file in place, unpipelined so that flush()
+// can close a frame whenever heaplay asks. A record the merge waits for that
+// never comes (a lost buffer) only holds it until kMaxHeld records are
+// waiting; then it skips ahead (record.lost_records).
 //
-// Nothing the program does makes an invalid event: a free of an address the
-// recorder never saw allocated is counted (record.unknown_frees), an
-// allocation at an address still live means its free was missed (counted in
-// record.missed_frees, the old block freed first). The counts go to the
-// trailing metadata.
+// Nothing the program does makes an invalid event: PointerRecorder counts
+// frees and reallocs of addresses it never saw allocated and allocations at
+// addresses still live; the counts go to the trailing metadata.
 //
-// Memory: the address map (live blocks), the waiting records (bounded as
-// above) and the writer's frame.
+// Memory: the recorder's address map (live blocks), the waiting records
+// (bounded as above) and the writer's frame.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <string_view>
@@ -31,19 +32,15 @@
 #include <vector>
 
 #include "traces/flat_map.hpp"
-#include "traces/consumer.hpp"
+#include "traces/pointer_recorder.hpp"
 #include "traces/recorder/wire.hpp"
-#include "traces/string_table.hpp"
 #include "traces/trace_io.hpp"
 
 namespace heaplay {
 
 struct RecordCounts {
-  uint64_t events = 0;           // records written
   uint64_t calls = 0;            // interposed calls recorded
   std::array<uint64_t, record_wire::kOps> by_op{};
-  uint64_t unknown_frees = 0;    // free or realloc of an address never seen allocated
-  uint64_t missed_frees = 0;     // an allocation at an address still live
   uint64_t failed_reallocs = 0;  // realloc returned NULL for a nonzero size
   uint64_t gaps = 0;             // sequence numbers skipped while waiting (lost records)
   uint64_t lost_bytes = 0;       // an incomplete chunk at the end of the connection
@@ -116,6 +113,9 @@ class RecordStream {
   bool finished() const { return finished_; }
 
   const RecordCounts& counts() const { return counts_; }
+  // Records written, and what the address map met (unknown frees, ...).
+  uint64_t records() const { return recorder_.counts().records; }
+  const PointerRecorder::Counts& blocks() const { return recorder_.counts(); }
   void set_max_held(size_t n) { max_held_ = n; }  // tests: a smaller kMaxHeld
 
  private:
@@ -129,11 +129,6 @@ class RecordStream {
   struct Later {  // min-heap order on the head's sequence number
     bool operator()(const Run* a, const Run* b) const { return a->head_seq() > b->head_seq(); }
   };
-  struct InFlight {  // a realloc between its From and To records
-    uint64_t addr = 0;
-    uint32_t slot = 0;
-    bool known = false;
-  };
 
   bool take_chunk(const record_wire::ChunkHeader& h, const record_wire::Record* recs);
   void prefetch(const record_wire::Record* unaligned) const;  // its address's map entry
@@ -141,21 +136,13 @@ class RecordStream {
   void release(bool all);
   void emit(const record_wire::Record& x, uint64_t tid);
   void prelude(const record_wire::Record& x, uint64_t tid);
-  void apply(Event& e);
-  void allocate(uint64_t addr, uint64_t size, StringId tag);
-  void free_slot(uint32_t slot);
   StringId tag(uint64_t caller);
 
   std::string path_;
-  std::unique_ptr<TraceWriter> writer_;
-  StringTable strings_;
-  TraceInfo info_;
-  std::unique_ptr<EventBatch> batch_;
-  std::vector<uint32_t> free_slots_;  // released slots, last freed first (Lifetimes' rule)
-  uint32_t next_slot_ = 0;
-  FlatMap live_;       // address -> slot
+  PointerRecorder recorder_;
   FlatMap sites_;      // caller address -> string id
-  std::unordered_map<uint64_t, InFlight> in_flight_;  // by thread id
+  // Reallocs between their From and To records, by thread (nullopt: of an unknown block).
+  std::unordered_map<uint64_t, std::optional<PointerRecorder::Detached>> in_flight_;
   std::unordered_map<uint64_t, Run*> current_;        // each thread's newest run
   std::priority_queue<Run*, std::vector<Run*>, Later> ready_;
   std::vector<std::unique_ptr<Run>> runs_;
