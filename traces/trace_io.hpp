@@ -46,7 +46,7 @@ struct WriteOptions {
   // native: the events are valid and their slots already follow the slot rule
   // (docs/trace-format.md, "Slots"), as a recorder that hands slots out by
   // that rule makes them (PointerRecorder): the writer skips its own check
-  // (a second Lifetimes, a quarter of a recording's cost) and writes the
+  // (a second Lifetimes, up to a third of `heaplay record`'s time) and writes the
   // slots as they are. An event that breaks the rules is then written as it
   // is, and readers reject the file.
   bool trusted_slots = false;
