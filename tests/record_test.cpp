@@ -91,11 +91,18 @@ void expect_clean(const TraceStats& s) {
   EXPECT_EQ(meta(s, "record.lost_bytes"), "0");
 }
 
-TEST(Record, EveryInterposedFunctionPerCallSite) {
-  Recorded r = record("sequence", workload("sequence"));
-  ASSERT_EQ(r.status, 0) << r.log;
+// `rec_workload MODE` recorded with --sites: heaplay's exit status, then the
+// recording's stats, checked clean.
+TraceStats record_clean(const std::string& mode, int status = 0) {
+  Recorded r = record(mode, workload(mode));
+  EXPECT_EQ(r.status, status) << r.log;
   TraceStats s = stats_of(r.file);
   expect_clean(s);
+  return s;
+}
+
+TEST(Record, EveryInterposedFunctionPerCallSite) {
+  TraceStats s = record_clean("sequence");
   EXPECT_EQ(s.format, "native");
   EXPECT_EQ(s.threads, 1u);
   //           function            allocs  bytes    frees  final_live  final_bytes  peak_bytes
@@ -180,10 +187,7 @@ TEST(Record, WithoutSitesTheBracketedSequenceIsExact) {
 }
 
 TEST(Record, EightThreadsReplayInOrder) {
-  Recorded r = record("threads", workload("threads"));
-  ASSERT_EQ(r.status, 0) << r.log;
-  TraceStats s = stats_of(r.file);  // strict: any out-of-order free would stop it
-  expect_clean(s);
+  TraceStats s = record_clean("threads");  // read strictly: any out-of-order free would stop it
   EXPECT_EQ(s.threads, 9u);
   EXPECT_EQ(meta(s, "record.threads"), "9");
   // 8 x 2000 blocks of 16 + t bytes, each freed once (half by the next
@@ -256,24 +260,24 @@ TEST(Record, ExecContinuesInTheSameFile) {
   EXPECT_NE(c.str(*mark).find("sequence"), std::string::npos) << c.str(*mark);
 }
 
+// MODE makes 100 blocks of `size` bytes, fewer than fill a thread's buffer,
+// then ends abruptly: all 100 must have been sent on the way out, and heaplay
+// must exit with `status` and record how the program ended (key = value).
+void expect_abrupt_end(const std::string& mode, uint64_t size, int status, const std::string& key,
+                       const std::string& value) {
+  TraceStats s = record_clean(mode, status);
+  expect_site(s, "worker_alloc", 100, 100 * size, 0, 100, 100 * size, 100 * size);
+  EXPECT_EQ(meta(s, key), value);
+}
+
 TEST(Record, UnderscoreExitKeepsEverythingAndTheStatus) {
-  Recorded r = record("exit", workload("exit"));
-  EXPECT_EQ(r.status, 7) << r.log;
-  TraceStats s = stats_of(r.file);
-  expect_clean(s);
-  expect_site(s, "worker_alloc", 100, 100 * 7001, 0, 100, 100 * 7001, 100 * 7001);
-  EXPECT_EQ(meta(s, "record.exit_code"), "7");
+  expect_abrupt_end("exit", 7001, 7, "record.exit_code", "7");  // _exit: no exit handlers, the hook sends
 }
 
 TEST(Record, FatalSignalFlushesAndExitsLikeAShell) {
-  Recorded r = record("abort", workload("abort"));
-  EXPECT_EQ(r.status, 128 + SIGABRT) << r.log;
+  expect_abrupt_end("abort", 8001, 128 + SIGABRT, "record.exit_signal", "SIGABRT");  // the signal handler sends
+  Recorded r = record("abort-message", workload("abort"));
   EXPECT_NE(r.log.find("was killed by SIGABRT"), std::string::npos) << r.log;
-  TraceStats s = stats_of(r.file);
-  expect_clean(s);
-  // 100 records never fill a thread's buffer: the signal handler sent them.
-  expect_site(s, "worker_alloc", 100, 100 * 8001, 0, 100, 100 * 8001, 100 * 8001);
-  EXPECT_EQ(meta(s, "record.exit_signal"), "SIGABRT");
 }
 
 TEST(Record, SigkilledProgramLeavesACompleteFileUpToItsLastBuffer) {
@@ -292,10 +296,7 @@ TEST(Record, SigkilledProgramLeavesACompleteFileUpToItsLastBuffer) {
 }
 
 TEST(Record, ProgramThatNeverReturnsFromMain) {
-  Recorded r = record("pthread-exit", workload("pthread-exit"));
-  EXPECT_EQ(r.status, 0) << r.log;
-  TraceStats s = stats_of(r.file);
-  expect_clean(s);
+  TraceStats s = record_clean("pthread-exit");
   EXPECT_EQ(s.threads, 2u);
   expect_site(s, "worker_alloc", 50, 50 * 4001, 0, 50, 50 * 4001, 50 * 4001);
 }
