@@ -221,7 +221,9 @@ int run_compare(const Options& o) {
   // Collect each stack's result or failure, in --stacks order.
   std::vector<CompareRow> rows;
   std::set<std::string> logged;  // the workers' warnings, each distinct line once
-  bool failed = false;
+  // Exit 2 when every stack that failed did so on bad input (a damaged
+  // trace, or one asking for more than the simulated machine has), else 1.
+  int status = 0;
   for (size_t i = 0; i < names.size(); ++i) {
     CompareRow row{tasks[i].stack, std::nullopt, outcomes[i].error, tasks[i].raw};
     if (outcomes[i].ok) {
@@ -240,7 +242,8 @@ int run_compare(const Options& o) {
       at = end + 1;
     }
     if (!row.result) {
-      failed = true;
+      const bool bad_input = !outcomes[i].ok && outcomes[i].exit_status == kExitBadInput;
+      status = bad_input && status != kExitFailure ? kExitBadInput : kExitFailure;
       spdlog::error("stack {}: {}", names[i], row.error);
     }
     rows.push_back(std::move(row));
@@ -258,7 +261,7 @@ int run_compare(const Options& o) {
     write_html(o.html, finished);
   }
   write_stdout(render_compare(o.input, rows, format));
-  return failed ? kExitFailure : 0;
+  return status;
 }
 
 // Streams reader into a new file at o.output; returns what was read.

@@ -213,6 +213,7 @@ std::vector<WorkerOutcome> run_workers(const std::vector<std::string>& names, un
         o.reply = std::move(r.data[0]);
       } else {
         o.error = r.too_big ? "its reply passed 1 GiB" : failure(status, o.log);
+        o.exit_status = WIFEXITED(status) && WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : kExitFailure;
       }
       running.erase(running.begin() + static_cast<std::ptrdiff_t>(k));
       ++finished;

@@ -33,6 +33,7 @@ struct WorkerOutcome {
   std::string reply;   // ok: what the task returned
   std::string error;   // !ok: why
   std::string log;     // the child's standard error (warnings; its error line included)
+  int exit_status = 0; // !ok: the child's exit status (2: bad input), or 1 when it did not exit
 };
 
 struct ProgressOptions {

@@ -34,7 +34,7 @@ Addr MapSpace::take(uint64_t bytes, uint64_t alignment) {
   // Below the lowest mapping; the alignment's leftover above becomes a hole.
   if (low_ - floor_ < bytes || ((low_ - bytes) & ~(alignment - 1)) < floor_)
     throw Error(fmt::format("raw sim: no room for a mapping of {} bytes in the simulated address space", bytes),
-                kExitFailure);
+                kExitBadInput);
   const Addr at = (low_ - bytes) & ~(alignment - 1);
   if (at + bytes < low_) add_hole(at + bytes, low_ - (at + bytes));
   low_ = at;

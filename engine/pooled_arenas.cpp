@@ -30,7 +30,7 @@ void PooledLayer::grow_arena_table() {
   const uint32_t old_slots = max_arenas_;
   const uint32_t slots = old_slots ? old_slots * 2 : kInitialArenaObjects;
   if (slots <= old_slots || slots > (UINT32_MAX >> pools_shift_))
-    throw Error("pooled layer: too many arenas", kExitFailure);
+    throw Error("pooled layer: too many arenas", kExitBadInput);
   const Request grow{slots * kArenaObjectBytes, StringId{}, Domain::Raw};
   // The table is this layer's own memory, not a block handed out above: it
   // stays out of the meter's allocated bytes.

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "traces/error.hpp"
+#include "traces/sanitizer.hpp"
 
 namespace heaplay {
 
@@ -27,7 +28,7 @@ constexpr size_t kProbeBytes = size_t{64} << 20;
 // glibc's per-thread cache: 64 bins of chunk sizes 32, 48, ... 1040 bytes,
 // 7 chunks each unless tuned (glibc.malloc.tcache_count).
 constexpr size_t kTcacheBins = 64;
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if HEAPLAY_SANITIZER_MALLOC
 // Its allocator replaces glibc's, and it would take reading a chunk header for an overflow.
 constexpr bool kSanitizer = true;
 #else

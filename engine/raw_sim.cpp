@@ -61,7 +61,7 @@ RawSim::RawSim(const RawParams& params, uint8_t depth)
 
 uint64_t RawSim::chunk_size(uint64_t request) const {
   if (request > kMaxRequest) [[unlikely]]
-    throw Error(fmt::format("raw sim: a request of {} bytes cannot be had", request), kExitFailure);
+    throw Error(fmt::format("raw sim: a request of {} bytes cannot be had", request), kExitBadInput);
   return std::max(round_up(request + p_.header, p_.alignment), p_.min_chunk);
 }
 
@@ -74,7 +74,7 @@ uint32_t RawSim::new_record() {
     recs_[i] = ChunkRec{};
     return i;
   }
-  if (recs_.size() >= kNone) throw Error("raw sim: more than 2^32 chunks", kExitFailure);
+  if (recs_.size() >= kNone) throw Error("raw sim: more than 2^32 chunks", kExitBadInput);
   recs_.emplace_back();
   return static_cast<uint32_t>(recs_.size() - 1);
 }
@@ -177,10 +177,10 @@ void RawSim::grow_top(uint64_t nb) {
   const uint64_t top = top_bytes();  // < nb + min_chunk here
   const uint64_t room = kMapFloor - (kHeapBase + extent_);
   if (p_.top_pad >= room || nb + p_.min_chunk >= room) [[unlikely]]
-    throw Error(fmt::format("raw sim: the simulated heap cannot grow by {} bytes", nb), kExitFailure);
+    throw Error(fmt::format("raw sim: the simulated heap cannot grow by {} bytes", nb), kExitBadInput);
   const uint64_t grow = round_up(nb + p_.top_pad + p_.min_chunk - top, p_.page);
   if (grow > room) [[unlikely]]
-    throw Error(fmt::format("raw sim: the simulated heap cannot grow by {} bytes", grow), kExitFailure);
+    throw Error(fmt::format("raw sim: the simulated heap cannot grow by {} bytes", grow), kExitBadInput);
   recs_[kTop].set(top + grow, 0);
   extent_ += grow;
   peak_extent_ = std::max(peak_extent_, extent_);

@@ -195,93 +195,104 @@ void Replayer::events(std::span<const Event> batch) {
   uint64_t records = records_, next_stop = next_stop_at();
   uint32_t alloc_countdown = alloc_countdown_, free_countdown = free_countdown_;
   uint64_t live_peak = live_sum_.peak, allocated_peak = allocated_sum_.peak, held_peak = held_sum_.peak;
-  for (size_t from = 0; from < batch.size(); from += kChunk) {
-    uint64_t live_sum = 0, allocated_sum = 0, held_sum = 0;
-    for (const Event& e : batch.subspan(from, std::min(kChunk, batch.size() - from))) {
-      switch (e.kind) {
-        case EventKind::Alloc: {
-          blocks_.ensure(e.slot.value);
-          if (--alloc_countdown == 0) [[unlikely]] {
-            alloc_countdown = time_every_;
-            timed_alloc(e);
-          } else {
-            blocks_[e.slot.value] = mem_.allocate(Request{e.size, e.str, e.domain});
-          }
-          ++result_.allocs;
-          ++live_blocks_;
-          live_.add(e.size);
-          break;
-        }
-        case EventKind::Free:
-          ++result_.frees;
-          if ((e.flags & kFlagGc) && !gc_) [[unlikely]] {
-            keep_block(e);  // no collector here freed it: it stays live
+  const Event* at = batch.data();  // the event being replayed, for an error's location
+  try {
+    for (size_t from = 0; from < batch.size(); from += kChunk) {
+      uint64_t live_sum = 0, allocated_sum = 0, held_sum = 0;
+      const Event* const chunk_end = at + std::min(kChunk, batch.size() - from);
+      for (; at != chunk_end; ++at) {
+        const Event& e = *at;
+        switch (e.kind) {
+          case EventKind::Alloc: {
+            blocks_.ensure(e.slot.value);
+            if (--alloc_countdown == 0) [[unlikely]] {
+              alloc_countdown = time_every_;
+              timed_alloc(e);
+            } else {
+              blocks_[e.slot.value] = mem_.allocate(Request{e.size, e.str, e.domain});
+            }
+            ++result_.allocs;
+            ++live_blocks_;
+            live_.add(e.size);
             break;
           }
-          if (--free_countdown == 0) [[unlikely]] {
-            free_countdown = time_every_;
-            timed_free(e);
-          } else {
-            mem_.release(blocks_[e.slot.value], Request{e.size, e.str, e.domain});
+          case EventKind::Free:
+            ++result_.frees;
+            if ((e.flags & kFlagGc) && !gc_) [[unlikely]] {
+              keep_block(e);  // no collector here freed it: it stays live
+              break;
+            }
+            if (--free_countdown == 0) [[unlikely]] {
+              free_countdown = time_every_;
+              timed_free(e);
+            } else {
+              mem_.release(blocks_[e.slot.value], Request{e.size, e.str, e.domain});
+            }
+            --live_blocks_;
+            live_.now -= e.size;
+            break;
+          case EventKind::Realloc: {
+            Block& b = blocks_[e.slot.value];
+            b = mem_.reallocate(b, e.old_size, Request{e.size, e.str, e.domain});
+            ++result_.reallocs;
+            live_.now -= e.old_size;
+            live_.add(e.size);
+            break;
           }
-          --live_blocks_;
-          live_.now -= e.size;
-          break;
-        case EventKind::Realloc: {
-          Block& b = blocks_[e.slot.value];
-          b = mem_.reallocate(b, e.old_size, Request{e.size, e.str, e.domain});
-          ++result_.reallocs;
-          live_.now -= e.old_size;
-          live_.add(e.size);
-          break;
+          case EventKind::Object:
+            graph_.create(e.slot.value, e.size, e.str);
+            ++result_.objects;
+            break;
+          case EventKind::Incref: stale += !graph_.incref(e.slot.value); break;
+          case EventKind::Decref: stale += !graph_.decref(e.slot.value); break;
+          case EventKind::Link: stale += !graph_.link(e.slot.value, e.dst.value); break;
+          case EventKind::Unlink: stale += !graph_.unlink(e.slot.value, e.dst.value); break;
+          case EventKind::Death:
+            graph_.death(e.slot.value);
+            continue;  // derived, not a record
+          case EventKind::Time: time_ns_ = e.size; break;
+          case EventKind::Mark:
+          case EventKind::Thread: break;
+          case EventKind::Collect:
+            ++result_.collections;
+            if (gc_) gc_->collect(static_cast<int>(e.size));
+            break;
         }
-        case EventKind::Object:
-          graph_.create(e.slot.value, e.size, e.str);
-          ++result_.objects;
-          break;
-        case EventKind::Incref: stale += !graph_.incref(e.slot.value); break;
-        case EventKind::Decref: stale += !graph_.decref(e.slot.value); break;
-        case EventKind::Link: stale += !graph_.link(e.slot.value, e.dst.value); break;
-        case EventKind::Unlink: stale += !graph_.unlink(e.slot.value, e.dst.value); break;
-        case EventKind::Death:
-          graph_.death(e.slot.value);
-          continue;  // derived, not a record
-        case EventKind::Time: time_ns_ = e.size; break;
-        case EventKind::Mark:
-        case EventKind::Thread: break;
-        case EventKind::Collect:
-          ++result_.collections;
-          if (gc_) gc_->collect(static_cast<int>(e.size));
-          break;
+        ++records;
+        if (records == next_stop) [[unlikely]] {
+          // Refresh points and timeline samples (before the figures below are read).
+          records_ = records;
+          stop();
+          next_stop = next_stop_at();
+        }
+        const uint64_t live = live_.now, allocated = meter_.allocated;
+        uint64_t held = meter_.held;
+        if (live > live_peak) [[unlikely]] {
+          live_peak = live;
+          records_ = records;
+          held = new_live_peak(live, held);
+        }
+        live_sum += live;
+        allocated_sum += allocated;
+        held_sum += held;
+        if (allocated > allocated_peak) [[unlikely]]
+          allocated_peak = allocated;
+        if (held > held_peak) [[unlikely]] {
+          held_peak = held;
+          records_ = records;
+          new_held_peak(live, held);
+        }
       }
-      ++records;
-      if (records == next_stop) [[unlikely]] {
-        // Refresh points and timeline samples (before the figures below are read).
-        records_ = records;
-        stop();
-        next_stop = next_stop_at();
-      }
-      const uint64_t live = live_.now, allocated = meter_.allocated;
-      uint64_t held = meter_.held;
-      if (live > live_peak) [[unlikely]] {
-        live_peak = live;
-        records_ = records;
-        held = new_live_peak(live, held);
-      }
-      live_sum += live;
-      allocated_sum += allocated;
-      held_sum += held;
-      if (allocated > allocated_peak) [[unlikely]]
-        allocated_peak = allocated;
-      if (held > held_peak) [[unlikely]] {
-        held_peak = held;
-        records_ = records;
-        new_held_peak(live, held);
-      }
+      live_sum_.sum += live_sum;
+      allocated_sum_.sum += allocated_sum;
+      held_sum_.sum += held_sum;
     }
-    live_sum_.sum += live_sum;
-    allocated_sum_.sum += allocated_sum;
-    held_sum_.sum += held_sum;
+  } catch (const Error& e) {
+    // A layer refused (the simulated machine cannot give what the trace asks
+    // for) or broke: name the trace and the record, counted from 1 as the
+    // reader counts them (a death belongs to the record that caused it).
+    const uint64_t record = records + (at->kind != EventKind::Death);
+    throw Error(fmt::format("{}: record {}: {}", result_.trace, record, e.what()), e.exit_status());
   }
   records_ = records;
   alloc_countdown_ = alloc_countdown;

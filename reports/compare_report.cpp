@@ -73,11 +73,12 @@ std::vector<Column> make_columns() {
     if (part == "pooled") return [](const ReplayResult& r) { return r.metrics.has_pooled; };
     return [](const ReplayResult&) { return true; };
   };
+  // [get = get]: clang before 16 cannot capture a structured binding by name.
   for (const auto& [part, get] : parts)
     when("frag." + part + "_bytes", has_part(part),
-         [get](const ReplayResult& r) { return decimal(get(r.metrics.fragmentation)); });
+         [get = get](const ReplayResult& r) { return decimal(get(r.metrics.fragmentation)); });
   for (const auto& [part, get] : parts)
-    when("frag." + part + "_percent", has_part(part), [get](const ReplayResult& r) {
+    when("frag." + part + "_percent", has_part(part), [get = get](const ReplayResult& r) {
       const Fragmentation& f = r.metrics.fragmentation;
       return fixed(Fragmentation::share(get(f), f.held_bytes), 2);
     });

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include "traces/error.hpp"
 
 namespace heaplay {
@@ -28,7 +30,10 @@ inline size_t domain_index(Domain d) { return static_cast<size_t>(d) & (kDomains
 
 }  // namespace
 
-void StatsConsumer::overflow() { throw Error("stats: allocated bytes total would pass 2^64"); }
+void StatsConsumer::overflow(uint64_t record) const {
+  throw Error(fmt::format("{}: record {}: the total of bytes allocated would pass 2^64 (stats cannot count it)", path_,
+                          record));
+}
 
 void StatsConsumer::begin(const TraceInfo& info) {
   path_ = info.path;
@@ -82,7 +87,7 @@ void StatsConsumer::events(std::span<const Event> batch) {
       case EventKind::Alloc:
       case EventKind::Object: {
         ++records;
-        if (__builtin_add_overflow(total, size, &total)) overflow();
+        if (__builtin_add_overflow(total, size, &total)) overflow(records);
         live_bytes += size;  // <= total, cannot overflow
         peak_bytes = std::max(peak_bytes, live_bytes);
         peak_blocks = std::max(peak_blocks, ++live_blocks);
@@ -131,7 +136,7 @@ void StatsConsumer::events(std::span<const Event> batch) {
         // identity (slot, birth, type, domain), so no lifetime ends here.
         ++records;
         const uint64_t old = e.old_size;
-        if (__builtin_add_overflow(total, size, &total)) overflow();
+        if (__builtin_add_overflow(total, size, &total)) overflow(records);
         if (live_bytes < old || slot >= birth_size || type >= types_size) [[unlikely]]
           inconsistent("a realloc of a block that is not live");
         live_bytes = live_bytes - old + size;

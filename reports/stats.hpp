@@ -103,10 +103,11 @@ class StatsConsumer : public EventConsumer {
   // by now); before end(), from the live table. May be called more than once.
   TraceStats finish() const;
 
-  // events() throws Error (exit 2) when a byte total would pass 2^64 or the
-  // stream contradicts itself (a release of more bytes or blocks than are
-  // live). Neither happens with a reader's validated events; this guards
-  // against streams built by other means.
+  // events() throws Error (exit 2) when the total of bytes allocated would
+  // pass 2^64 (valid events can do that: two of 2^63 bytes), naming the
+  // trace and the record, or when the stream contradicts itself (a release
+  // of more bytes or blocks than are live), which a reader's validated
+  // events never do: that guards against streams built by other means.
 
  private:
   // Per type tag and per domain: the running counters behind TypeStats and
@@ -140,7 +141,8 @@ class StatsConsumer : public EventConsumer {
   // Cold: grow the per-slot / per-type arrays to hold the given index.
   [[gnu::noinline]] uint64_t* grow_births(uint32_t slot);
   [[gnu::noinline]] Acc* grow_types(uint32_t type);
-  [[noreturn, gnu::noinline]] static void overflow();
+  // Throws Error naming the trace and the record (counted from 1) whose bytes would pass 2^64.
+  [[noreturn, gnu::noinline]] void overflow(uint64_t record) const;
 
   std::string path_, format_;
   const StringTable* strings_ = nullptr;

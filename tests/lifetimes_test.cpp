@@ -189,5 +189,28 @@ TEST(Lifetimes, TenMillionLongChainDiesWithoutRecursion) {
   EXPECT_EQ(lt.live_edges(), 0u);
 }
 
+// Found by fuzz_text: `- B` twice while A still held a reference to B made
+// B's count zero with A's edge to it left behind; B died, a block took its
+// slot, and A's death then dropped "its reference to B" on that block (a
+// Death event for a block slot). A `-` may only drop the program's own
+// references: once the count is all references held by other objects, it is
+// no_such_reference, and nothing changes.
+TEST(Lifetimes, DecrefCannotDropReferencesOtherObjectsHold) {
+  Harness h;
+  uint32_t a = h.object(16), b = h.object(16);
+  h.run(EventKind::Link, a, 0, b);
+  EXPECT_EQ(h.run(EventKind::Decref, b), Anomaly::None);  // the program's own reference
+  size_t before = h.sink.all.size();
+  EXPECT_EQ(h.run(EventKind::Decref, b), Anomaly::NoSuchEdge);  // only a's is left
+  EXPECT_EQ(h.sink.all.size(), before);
+  EXPECT_EQ(h.lt.refcount(SlotId{b}), 1u);
+  EXPECT_EQ(h.run(EventKind::Incref, b), Anomaly::None);  // the program takes one again: fine
+  EXPECT_EQ(h.run(EventKind::Decref, b), Anomaly::None);
+  EXPECT_EQ(h.run(EventKind::Decref, a), Anomaly::None);  // a dies, and with it b
+  EXPECT_EQ(h.deaths(), 2u);
+  EXPECT_EQ(h.lt.live_slots(), 0u);
+  EXPECT_TRUE(h.lt.is_valid());
+}
+
 }  // namespace
 }  // namespace heaplay

@@ -13,7 +13,7 @@ uint64_t thread_malloc_calls() { return t_calls; }
 
 }  // namespace heaplay::testing
 
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if !HEAPLAY_SANITIZER_MALLOC
 extern "C" {
 void* __libc_malloc(size_t);
 void* __libc_calloc(size_t, size_t);

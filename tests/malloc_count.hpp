@@ -10,9 +10,11 @@
 
 #include <cstdint>
 
+#include "traces/sanitizer.hpp"
+
 namespace heaplay::testing {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if HEAPLAY_SANITIZER_MALLOC
 inline constexpr bool kGlibcMalloc = false;  // the sanitizer's allocator replaces glibc's
 #else
 inline constexpr bool kGlibcMalloc = true;

@@ -30,12 +30,13 @@ uint64_t counter(const LayerReport& r, std::string_view name) {
   return 0;
 }
 
-const FreeListReport& list_named(const std::vector<FreeListReport>& lists, std::string_view name) {
+// A copy: callers pass free_lists(), a temporary, and keep the result (a
+// reference into it dangled: ASan found it).
+FreeListReport list_named(const std::vector<FreeListReport>& lists, std::string_view name) {
   for (const FreeListReport& l : lists)
     if (l.name == name) return l;
-  static FreeListReport none;
   ADD_FAILURE() << "no list " << name;
-  return none;
+  return {};
 }
 
 // An objspec layer (depth 0) over the fixture raw layer (depth 1), with the

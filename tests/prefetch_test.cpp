@@ -4,6 +4,8 @@
 // truncation, the same errors at the same bytes.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "tests/test_util.hpp"
 #include "traces/error.hpp"
 #include "traces/synth_pylike.hpp"
@@ -120,6 +122,33 @@ TEST(ReadAhead, CompressedTextWholeCutAndCorruptIsTheSame) {
       EXPECT_FALSE(a.error.empty()) << name << " corrupt at " << at;
       expect_same(a, read(path, true), std::string(name) + " corrupt at " + std::to_string(at));
     }
+  }
+}
+
+// zstd reports an error without moving its input position, which had got
+// as far as earlier calls took it: with read-ahead's 1 MiB output, nowhere;
+// with a reader's smaller buffer, further. The message named different bytes
+// (found by tests/golden/err_malformed_inputs). It names the frame's start.
+TEST(ReadAhead, CorruptZstdFramesAreNamedAlike) {
+  std::string path = testing::temp_path("two-frames.trace.zst");
+  auto frame = [](uint64_t events, uint64_t seed) {
+    std::string p = testing::temp_path("frame.trace.zst");
+    auto writer = make_writer(p, OutputFormat::TextZstd);
+    make_pylike_source(events, seed)->read(*writer);
+    writer->commit();
+    return testing::read_file(p);
+  };
+  const std::string first = frame(3000, 1), second = frame(3000, 2);
+  // Each frame's last 4 bytes are its content checksum; damage the frame's middle or its checksum.
+  for (size_t at : {first.size() / 2, first.size() - 2, first.size() + second.size() / 2, first.size() + second.size() - 2}) {
+    std::string bad = first + second;
+    bad[at] = static_cast<char>(bad[at] ^ 0x41);
+    testing::write_file(path, bad);
+    Outcome one = read(path, false);
+    const uint64_t frame_at = at < first.size() ? 0 : first.size();
+    EXPECT_EQ(one.error.rfind(fmt::format("{}: byte {}: corrupt zstd frame: ", path, frame_at), 0), 0u)
+        << "damage at " << at << ": " << one.error;
+    expect_same(one, read(path, true), "damage at " + std::to_string(at));
   }
 }
 

@@ -12,8 +12,11 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <memory>
 #include <vector>
 
 #include <fmt/format.h>
@@ -60,7 +63,60 @@ class FileSource final : public ByteSource {
   uint64_t offset_ = 0;
 };
 
-class ZstdSource final : public ByteSource {
+// What the decompressors below share: every call into zstd or zlib is given
+// exactly kOutChunk bytes of room, whatever the caller asked for, so the
+// library is called the same way (the same input consumed, the same output,
+// an error at the same point) however the data is read: a reader's line
+// buffer, or read-ahead's 1 MiB chunks. Given room that varied with the
+// caller, zstd reported other errors, or delivered more or fewer bytes
+// before one, with read-ahead than without (found by fuzz_text and
+// fuzz_heaptrack). A caller with room for whole chunks gets them directly;
+// a smaller read is served from a chunk decoded aside.
+class Decoder : public ByteSource {
+ public:
+  size_t read(char* out, size_t n) final {
+    if (held_pos_ < held_end_) {
+      const size_t k = std::min(n, held_end_ - held_pos_);
+      std::memcpy(out, held_.get() + held_pos_, k);
+      held_pos_ += k;
+      return k;
+    }
+    if (error_) std::rethrow_exception(error_);
+    size_t got = 0;
+    while (n - got >= kOutChunk) {
+      size_t k = 0;
+      try {
+        k = decode(out + got);
+      } catch (...) {
+        if (got == 0) throw;
+        error_ = std::current_exception();  // after the bytes decoded before it, as a smaller read would
+        return got;
+      }
+      if (k == 0) break;
+      got += k;
+    }
+    if (got > 0 || n >= kOutChunk) return got;
+    if (!held_) held_.reset(new char[kOutChunk]);
+    held_end_ = decode(held_.get());
+    held_pos_ = std::min(n, held_end_);
+    std::memcpy(out, held_.get(), held_pos_);
+    return held_pos_;
+  }
+
+ protected:
+  static constexpr size_t kOutChunk = 128 * 1024;
+  // Decompresses into dst (kOutChunk bytes of room) until something is
+  // there; returns how much, 0 at the end of the data. Throws Error on
+  // corrupt data.
+  virtual size_t decode(char* dst) = 0;
+
+ private:
+  std::unique_ptr<char[]> held_;  // a chunk decoded for a read with less room
+  size_t held_pos_ = 0, held_end_ = 0;
+  std::exception_ptr error_;  // raised at the next read, after the bytes before it
+};
+
+class ZstdSource final : public Decoder {
  public:
   ZstdSource(std::unique_ptr<ByteSource> in, std::string path)
       : in_(std::move(in)), path_(std::move(path)), buf_(kInBuffer), dctx_(ZSTD_createDCtx()) {
@@ -70,10 +126,14 @@ class ZstdSource final : public ByteSource {
   }
   ~ZstdSource() override { ZSTD_freeDCtx(dctx_); }
 
-  size_t read(char* out, size_t n) override {
-    ZSTD_outBuffer ob{out, n, 0};
+  bool truncated() const override { return truncated_; }
+  uint64_t file_offset() const override { return base_ + ib_.pos; }
+
+ private:
+  size_t decode(char* dst) override {
+    ZSTD_outBuffer ob{dst, kOutChunk, 0};
     while (ob.pos == 0) {
-      if (ib_.pos == ib_.size) {
+      if (ib_.pos == ib_.size && !pending_) {
         if (eof_) return 0;
         size_t got = in_->read(buf_.data(), buf_.size());
         if (got == 0) {
@@ -86,27 +146,34 @@ class ZstdSource final : public ByteSource {
         base_ = in_->file_offset() - got;
       }
       size_t ret = ZSTD_decompressStream(dctx_, &ob, &ib_);
+      // On an error zstd leaves ib_.pos where this call began, which depends
+      // on how much output earlier calls were given (a reader's buffer, or
+      // read-ahead's larger chunks): the start of the frame does not.
       if (ZSTD_isError(ret))
-        throw Error(fmt::format("{}: byte {}: corrupt zstd data: {}", path_, base_ + ib_.pos,
-                                ZSTD_getErrorName(ret)));
+        throw Error(fmt::format("{}: byte {}: corrupt zstd frame: {}", path_, frame_start_, ZSTD_getErrorName(ret)));
       in_frame_ = ret != 0;
+      if (!in_frame_) frame_start_ = base_ + ib_.pos;  // the next frame, if any, starts here
+      // A frame not done that filled the room may hold decoded bytes it
+      // could not hand out: the next call takes them, before more input (or
+      // the end of it) is looked at. Missing that, a cut file lost the
+      // complete lines zstd still held.
+      pending_ = in_frame_ && ob.pos == ob.size;
     }
     return ob.pos;
   }
-  bool truncated() const override { return truncated_; }
-  uint64_t file_offset() const override { return base_ + ib_.pos; }
 
- private:
   std::unique_ptr<ByteSource> in_;
   std::string path_;
   std::vector<char> buf_;
   ZSTD_DCtx* dctx_;
   ZSTD_inBuffer ib_{nullptr, 0, 0};
   uint64_t base_ = 0;
+  uint64_t frame_start_ = 0;  // file offset of the frame being decoded
   bool eof_ = false, in_frame_ = false, truncated_ = false;
+  bool pending_ = false;  // zstd may hold output the last call had no room for
 };
 
-class GzipSource final : public ByteSource {
+class GzipSource final : public Decoder {
  public:
   GzipSource(std::unique_ptr<ByteSource> in, std::string path)
       : in_(std::move(in)), path_(std::move(path)), buf_(kInBuffer) {
@@ -115,12 +182,16 @@ class GzipSource final : public ByteSource {
   }
   ~GzipSource() override { inflateEnd(&zs_); }
 
-  size_t read(char* out, size_t n) override {
-    zs_.next_out = reinterpret_cast<Bytef*>(out);
-    zs_.avail_out = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
-    size_t want = zs_.avail_out;
+  bool truncated() const override { return truncated_; }
+  uint64_t file_offset() const override { return base_ + consumed_before_; }
+
+ private:
+  size_t decode(char* dst) override {
+    zs_.next_out = reinterpret_cast<Bytef*>(dst);
+    zs_.avail_out = static_cast<uInt>(kOutChunk);
+    const size_t want = kOutChunk;
     while (zs_.avail_out == want) {
-      if (zs_.avail_in == 0) {
+      if (zs_.avail_in == 0 && !pending_) {
         if (eof_) return 0;
         size_t got = in_->read(buf_.data(), buf_.size());
         if (got == 0) {
@@ -140,6 +211,8 @@ class GzipSource final : public ByteSource {
       uInt before = zs_.avail_in;
       int ret = inflate(&zs_, Z_NO_FLUSH);
       consumed_before_ += before - zs_.avail_in;
+      // As for zstd: a member not done that filled the room may hold output.
+      pending_ = ret != Z_STREAM_END && zs_.avail_out == 0;
       if (ret == Z_STREAM_END) {
         // Multi-member gzip (concatenated files): continue with the next member.
         in_member_ = false;
@@ -154,16 +227,14 @@ class GzipSource final : public ByteSource {
     }
     return want - zs_.avail_out;
   }
-  bool truncated() const override { return truncated_; }
-  uint64_t file_offset() const override { return base_ + consumed_before_; }
 
- private:
   std::unique_ptr<ByteSource> in_;
   std::string path_;
   std::vector<char> buf_;
   z_stream zs_;
   uint64_t base_ = 0, consumed_before_ = 0;
   bool eof_ = false, in_member_ = false, truncated_ = false;
+  bool pending_ = false;  // zlib may hold output the last call had no room for
 };
 
 // Output sinks -------------------------------------------------------------

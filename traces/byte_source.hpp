@@ -3,7 +3,9 @@
 // Readers pull bytes through a ByteSource and never hold the whole file.
 // Compressed input that ends early (a recording cut short) reads up to where
 // the data stops and reports truncated(); corrupt data throws Error naming the
-// file and the byte offset in the compressed file.
+// file and a byte offset in the compressed file (zstd: where the corrupt
+// frame starts; gzip: where inflating failed), the same however the data is
+// read.
 #pragma once
 
 #include <cstdint>

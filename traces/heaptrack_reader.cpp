@@ -305,6 +305,9 @@ class HeaptrackReader final : public TraceReader {
   }
 
   uint32_t add_info(uint64_t size) {
+    // Each info has a tag string of its own: past the string table's limit the file cannot be read.
+    if (infos_.size() >= StringTable::kMaxStrings - 1)
+      fail(fmt::format("more than {} allocation infos", StringTable::kMaxStrings - 1));
     uint32_t idx = static_cast<uint32_t>(infos_.size());
     infos_.push_back(Info{size, strings_.intern(fmt::format("site{}", idx))});
     return idx;

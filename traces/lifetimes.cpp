@@ -91,7 +91,7 @@ Anomaly Lifetimes::apply_rest(Event& e, EventBatch& out) {
 }
 
 Anomaly Lifetimes::link(SlotId src, SlotId dst) {
-  if (slots_[dst.value].refcount >= kMaxRefcount) return Anomaly::Overflow;
+  if (slots_[dst.value].refcount >= kMaxRefcount || slots_[dst.value].held == UINT32_MAX) return Anomaly::Overflow;
   uint64_t key = edge_key(src, dst);
   if (uint64_t* idx = edge_index_.find(key)) {
     Edge& ed = edges_[*idx];
@@ -113,6 +113,7 @@ Anomaly Lifetimes::link(SlotId src, SlotId dst) {
     edge_index_.put(key, i);
   }
   ++slots_[dst.value].refcount;
+  ++slots_[dst.value].held;
   return Anomaly::None;
 }
 
@@ -131,6 +132,7 @@ Anomaly Lifetimes::unlink(const Event& e, EventBatch& out) {
     edge_index_.erase(key);
   }
   out.push(e);  // e may be the batch's storage: read nothing from it after this
+  --slots_[dst.value].held;
   if (--slots_[dst.value].refcount == 0) decref_to_zero(dst, out);
   return Anomaly::None;
 }
@@ -158,9 +160,10 @@ void Lifetimes::decref_to_zero(SlotId first, EventBatch& out) {
       Edge ed = edges_[i];
       edge_index_.erase(edge_key(s, ed.dst));
       free_edges_[nfree_edges_++] = i;
-      uint64_t& rc = slots_[ed.dst.value].refcount;
-      rc -= ed.count;
-      if (rc == 0) work_.push_back(ed.dst);
+      SlotInfo& d = slots_[ed.dst.value];
+      d.refcount -= ed.count;
+      d.held -= ed.count;
+      if (d.refcount == 0) work_.push_back(ed.dst);
       i = ed.next;
     }
     slots_[s.value].edge_head = kNil;
@@ -175,6 +178,7 @@ bool Lifetimes::is_valid() const {
   for (uint32_t i = 0; i < nfree_; ++i)
     if (free_[i].value >= slots_.size() || slots_[free_[i].value].state != SlotState::Free) return false;
   uint64_t edges = 0;
+  std::vector<uint64_t> held(slots_.size());  // edges into each slot, counted again
   for (size_t src = 0; src < slots_.size(); ++src) {
     uint32_t prev = kNil;
     if (slots_[src].state != SlotState::Object && slots_[src].edge_head != kNil) return false;
@@ -184,11 +188,13 @@ bool Lifetimes::is_valid() const {
       if (slots_[src].state != SlotState::Object || state(ed.dst) != SlotState::Object) return false;
       const uint64_t* idx = edge_index_.find(edge_key(SlotId{static_cast<uint32_t>(src)}, ed.dst));
       if (!idx || *idx != i) return false;
-      if (slots_[ed.dst.value].refcount < ed.count) return false;
+      held[ed.dst.value] += ed.count;
       prev = i;
       ++edges;
     }
   }
+  for (size_t s = 0; s < slots_.size(); ++s)
+    if (held[s] != slots_[s].held || slots_[s].held > slots_[s].refcount) return false;
   return edges == edge_index_.size();
 }
 

@@ -1,10 +1,15 @@
 // lifetimes.hpp: the stream rules every reader enforces, and the slot allocator.
 //
 // Tracks which slots hold a live block (from a) or object (from o), their
-// sizes, types and domains, and for objects the reference count and the
-// outgoing references (l/u edges, with multiplicity). An object dies when its
-// count reaches zero: its outgoing references are dropped, which may kill
-// more objects (iteratively, so a chain of millions cannot overflow the stack).
+// sizes, types and domains, and for objects the reference count, how much of
+// it other objects hold (l edges into it), and the outgoing references (l/u
+// edges, with multiplicity). An object dies when its count reaches zero: its
+// outgoing references are dropped, which may kill more objects (iteratively,
+// so a chain of millions cannot overflow the stack). A `-` may only drop a
+// reference the program holds itself: when every reference left is held by
+// other objects it is rejected (no_such_reference), so an object never dies
+// while another still points to it (and its slot, reused, never receives a
+// reference meant for it).
 // Objects kept alive only by cycles never die here; the collector is a replay
 // layer's business, not the stream's.
 //
@@ -57,8 +62,8 @@ class Lifetimes {
   uint64_t refcount(SlotId s) const { return state(s) == SlotState::Object ? slots_[s.value].refcount : 0; }
 
   // Invariants: the free list and the states agree; every edge joins two live
-  // objects, sits in its source's list and in the index, and no object holds
-  // more references to another than that one's count.
+  // objects, sits in its source's list and in the index; an object's held
+  // count is the sum of the edges into it, and at most its reference count.
   bool is_valid() const;
 
  private:
@@ -71,7 +76,7 @@ class Lifetimes {
     SlotState state;
     Domain domain;
     uint16_t unused16;
-    uint32_t unused32;
+    uint32_t held;  // objects only: references other objects hold to it (edges in), <= refcount
   };
   static_assert(sizeof(SlotInfo) == 32);
   struct Edge {
@@ -187,6 +192,7 @@ class Lifetimes::Fast {
   Anomaly decref(SlotId s, Event* as_pushed = nullptr) {
     if (!is(s, SlotState::Object)) [[unlikely]] return lt_.check(s, SlotState::Object);
     SlotInfo& info = slots_[s.value];
+    if (info.refcount == info.held) [[unlikely]] return Anomaly::NoSuchEdge;  // only other objects hold it
     Event* const at = p_;
     emit(EventKind::Decref, Domain::None, 0, kNoString, s, 0);
     if (as_pushed) *as_pushed = *at;  // still there after a flush: flushing clears nothing
@@ -243,7 +249,8 @@ class Lifetimes::Fast {
   bool try_decref(SlotId s) {
     if (!is(s, SlotState::Object) || record_deaths_) [[unlikely]] return false;
     SlotInfo& info = slots_[s.value];
-    if (info.refcount == 1 && info.edge_head != kNil) [[unlikely]] return false;  // a cascade
+    if ((info.refcount == 1 && info.edge_head != kNil) || info.refcount == info.held) [[unlikely]]
+      return false;  // a cascade, or an anomaly
     put(EventKind::Decref, Domain::None, 0, kNoString, s, 0);
     if (--info.refcount != 0) return true;
     put(EventKind::Death, info.domain, 0, info.type, s, info.size);
@@ -298,7 +305,7 @@ class Lifetimes::Fast {
     const bool last = rc == 1;
     // Bitwise, not short-circuit: one well-predicted branch for all the checks.
     if ((info.state != static_cast<SlotState>(t.want)) | (t.incref & (rc >= kMaxRefcount)) |
-        (t.decref & last & (info.edge_head != kNil))) [[unlikely]]
+        (t.decref & ((last & (info.edge_head != kNil)) | (rc == info.held)))) [[unlikely]]
       return false;  // an anomaly, the reference count's limit, or a cascade
     const bool death = t.decref & last;
     const bool dies = t.free | death;
@@ -323,8 +330,8 @@ class Lifetimes::Fast {
     if ((src.value >= nslots_) | (dst.value >= nslots_) | record_deaths_) [[unlikely]] return false;
     SlotInfo& si = slots_[src.value];
     SlotInfo& di = slots_[dst.value];
-    if ((si.state != SlotState::Object) | (di.state != SlotState::Object) | (di.refcount >= kMaxRefcount))
-        [[unlikely]]
+    if ((si.state != SlotState::Object) | (di.state != SlotState::Object) | (di.refcount >= kMaxRefcount) |
+        (di.held == UINT32_MAX)) [[unlikely]]
       return false;
     const uint64_t key = edge_key(src, dst);
     if (const uint64_t* idx = lt_.edge_index_.find(key)) {
@@ -344,6 +351,7 @@ class Lifetimes::Fast {
       si.edge_head = i;
     }
     ++di.refcount;
+    ++di.held;
     put_words(p_, static_cast<uint8_t>(EventKind::Link), src.value | uint64_t{dst.value} << 32, 0);
     ++p_;
     return true;
@@ -372,6 +380,7 @@ class Lifetimes::Fast {
     put_words(p_, static_cast<uint8_t>(EventKind::Unlink), src.value | uint64_t{dst.value} << 32, 0);
     ++p_;
     --di.refcount;
+    --di.held;
     if (!death) return true;
     put_words(p_, uint64_t{static_cast<uint8_t>(EventKind::Death)} | uint64_t{static_cast<uint8_t>(di.domain)} << 8 |
                       uint64_t{di.type.value} << 32,
@@ -392,7 +401,7 @@ class Lifetimes::Fast {
   [[gnu::always_inline]] bool try_decref_cascade(SlotId s) {
     if (s.value >= nslots_ || record_deaths_) [[unlikely]] return false;
     SlotInfo& info = slots_[s.value];
-    if ((info.state != SlotState::Object) | (info.refcount != 1)) [[unlikely]] return false;
+    if ((info.state != SlotState::Object) | (info.refcount != 1) | (info.held != 0)) [[unlikely]] return false;
     Edge* const edges = lt_.edges_.data();
     int n = 0, dying = 0;
     for (uint32_t i = info.edge_head; i != kNil; i = edges[i].next) {
@@ -418,9 +427,10 @@ class Lifetimes::Fast {
       const Edge ed = edges[i];
       lt_.edge_index_.erase(edge_key(s, ed.dst));
       lt_.free_edges_[lt_.nfree_edges_++] = i;
-      uint64_t& rc = slots_[ed.dst.value].refcount;
-      rc -= ed.count;
-      if (rc == 0) died[ndied++] = ed.dst.value;
+      SlotInfo& d = slots_[ed.dst.value];
+      d.refcount -= ed.count;
+      d.held -= ed.count;
+      if (d.refcount == 0) died[ndied++] = ed.dst.value;
       i = ed.next;
     }
     info.edge_head = kNil;

@@ -17,6 +17,7 @@
 #include "traces/consumer.hpp"
 #include "traces/error.hpp"
 #include "traces/line_reader.hpp"
+#include "traces/string_table.hpp"
 #include "traces/text_parse.hpp"
 #include "traces/trace_io.hpp"
 
@@ -43,6 +44,24 @@ inline bool number_problem(NumError err, std::string_view tok, const char* what,
       break;
   }
   return false;
+}
+
+// Interns a type, tag or label taken from a line into out; false (and p
+// filled) for a string past StringTable's limits, which is a problem with
+// that line like any other: strict reading names the line, lenient skips it.
+inline bool intern_field(StringTable& strings, std::string_view s, const char* what, StringId& out, Problem& p) {
+  if (s.size() > StringTable::kMaxStringBytes) {
+    p = malformed(fmt::format("{} of {} bytes is longer than the limit of {}", what, s.size(),
+                              StringTable::kMaxStringBytes));
+    return false;
+  }
+  if (strings.size() >= StringTable::kMaxStrings && strings.find(s) == kNoString && !s.empty()) {
+    p = Problem{Anomaly::Overflow, fmt::format("more than {} distinct type, tag and label strings",
+                                               StringTable::kMaxStrings)};
+    return false;
+  }
+  out = strings.intern(s);
+  return true;
 }
 
 // Strict: throws Error "PATH:LINE: text". Lenient: counts and warns.

@@ -32,14 +32,14 @@ class LineReader {
   static constexpr size_t kMaxLine = 1u << 20;  // bytes
 
   LineReader(std::unique_ptr<ByteSource> src, std::string path)
-      : src_(std::move(src)), path_(std::move(path)), buf_(kMaxLine + kChunk) {}
+      : src_(std::move(src)), path_(std::move(path)) {}
 
   // Next line without its '\n' (and without a trailing '\r'); false at the end.
 
   bool next(std::string_view& line) {
     for (;;) {
       if (pos_ < complete_) {
-        const char* b = buf_.data();
+        const char* b = buf_.get();
         const char* nl = static_cast<const char*>(std::memchr(b + pos_, '\n', complete_ - pos_));
         size_t len = static_cast<size_t>(nl - (b + pos_));
         line = std::string_view(b + pos_, len);
@@ -55,7 +55,7 @@ class LineReader {
           pos_ = complete_ = end_;
           return false;
         }
-        line = std::string_view(buf_.data() + pos_, end_ - pos_);  // a last line without '\n'
+        line = std::string_view(buf_.get() + pos_, end_ - pos_);  // a last line without '\n'
         pos_ = complete_ = end_;
         ++line_no_;
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -71,13 +71,13 @@ class LineReader {
       if (eof_) return false;
       fill();
     }
-    begin = buf_.data() + pos_;
-    end = buf_.data() + complete_;
+    begin = buf_.get() + pos_;
+    end = buf_.get() + complete_;
     return true;
   }
   // The hot loop consumed up to p, which starts a line, and `lines` lines.
   void consumed(const char* p, uint64_t lines) {
-    pos_ = static_cast<size_t>(p - buf_.data());
+    pos_ = static_cast<size_t>(p - buf_.get());
     line_no_ += lines;
   }
 
@@ -88,25 +88,38 @@ class LineReader {
 
  private:
   static constexpr size_t kChunk = 1u << 20;
+  static constexpr size_t kBufferBytes = kMaxLine + kChunk;  // the most the buffer grows to
+  static constexpr size_t kFirstBuffer = 64u << 10;          // kBufferBytes / 2^5
   void fill() {
     if (pos_ > 0) {
-      std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
+      std::memmove(buf_.get(), buf_.get() + pos_, end_ - pos_);
       end_ -= pos_;
       pos_ = 0;
     }
     if (end_ >= kMaxLine)
       throw Error(fmt::format("{}:{}: line longer than {} bytes", path_, line_no_ + 1, kMaxLine));
-    size_t got = src_->read(buf_.data() + end_, buf_.size() - end_);
+    // The buffer doubles at every fill until it is whole: a short trace never
+    // allocates (or touches) 2 MiB, a long one reaches full size in six fills.
+    // Until then a doubling leaves room to read into; after, kChunk is left.
+    if (cap_ < kBufferBytes) {
+      const size_t cap = cap_ ? cap_ * 2 : kFirstBuffer;
+      std::unique_ptr<char[]> grown(new char[cap]);
+      if (end_) std::memcpy(grown.get(), buf_.get(), end_);
+      buf_ = std::move(grown);
+      cap_ = cap;
+    }
+    size_t got = src_->read(buf_.get() + end_, cap_ - end_);
     if (got == 0) eof_ = true;
     end_ += got;
-    const char* b = buf_.data();
+    const char* b = buf_.get();
     const void* last = memrchr(b, '\n', end_);
     complete_ = last ? static_cast<size_t>(static_cast<const char*>(last) - b) + 1 : 0;
   }
 
   std::unique_ptr<ByteSource> src_;
   std::string path_;
-  std::vector<char> buf_;
+  std::unique_ptr<char[]> buf_;  // cap_ bytes, not zero-filled: only [0, end_) is ever read
+  size_t cap_ = 0;
   size_t pos_ = 0, complete_ = 0, end_ = 0;
   uint64_t line_no_ = 0;
   bool eof_ = false, cut_line_ = false;

@@ -96,7 +96,7 @@ class MtraceReader final : public TraceReader {
     if (line.starts_with("@ ")) {
       size_t end = line.rfind("] ");
       if (end == std::string_view::npos || end < 2) return malformed("'@ CALLER' without its closing '] '");
-      tag = strings_.intern(line.substr(2, end - 1));
+      if (Problem p; !intern_field(strings_, line.substr(2, end - 1), "caller", tag, p)) return p;
       line.remove_prefix(end + 2);
     }
     if (line.size() < 2 || line[1] != ' ') return malformed(fmt::format("unknown record '{}'", excerpt(Tokens(line).next())));

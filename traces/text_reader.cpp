@@ -115,7 +115,7 @@ class TextReader final : public TraceReader {
           if (d != Domain::None) {
             e.domain = d;
           } else {
-            if (w != "-") e.str = strings_.intern(w);
+            if (w != "-" && !intern_field(strings_, w, "type", e.str, p)) return p;
             std::string_view dw = t.next();
             if (!dw.empty() && dw != "-") {
               e.domain = domain_word(dw);
@@ -133,7 +133,7 @@ class TextReader final : public TraceReader {
         std::string_view w = t.next();
         if (w.empty() || w == "-") return malformed("an object needs a TYPE");
         if (domain_word(w) != Domain::None) return malformed(fmt::format("'{}' is a domain, not a type", excerpt(w)));
-        e.str = strings_.intern(w);
+        if (!intern_field(strings_, w, "type", e.str, p)) return p;
         break;
       }
       case 'f': {
@@ -182,7 +182,7 @@ class TextReader final : public TraceReader {
         e.kind = EventKind::Mark;
         std::string_view label = t.rest();
         if (label.empty()) return malformed("a marker needs a LABEL");
-        e.str = strings_.intern(label);
+        if (!intern_field(strings_, label, "label", e.str, p)) return p;
         return apply(e, id, batch, {});  // the label is the whole rest of the line
       }
       default:
@@ -238,7 +238,10 @@ class TextReader final : public TraceReader {
                            kind_name(e.kind));
       case Anomaly::NotAnObject:
         return fmt::format("{} names a block made with a, not an object", kind_name(e.kind));
-      case Anomaly::NoSuchEdge: return "u SRC DST: SRC holds no reference to DST";
+      case Anomaly::NoSuchEdge:
+        if (e.kind == EventKind::Decref)
+          return "- of an object whose references are all held by other objects (l), none by the program";
+        return "u SRC DST: SRC holds no reference to DST";
       case Anomaly::TimeBackwards: return fmt::format("time {} is earlier than the previous time stamp", e.size);
       case Anomaly::BadGeneration: return fmt::format("generation {} is not 0, 1 or 2", e.size);
       case Anomaly::Overflow: return "reference count overflows";

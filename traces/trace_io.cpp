@@ -44,7 +44,9 @@ constexpr size_t kSniffBytes = 4096;  // enough for any first line that decides 
 std::unique_ptr<TraceReader> open_trace(const std::string& path, const ReadOptions& options) {
   unsigned char head[16] = {};
   size_t n = peek_file(path, head, sizeof head);
-  if (is_native_magic(head, n)) return open_native_trace(path, options);
+  // A native file, or one cut inside the magic: the native reader says so.
+  const bool native_prefix = n > 0 && n < sizeof kNativeMagic && std::memcmp(head, kNativeMagic, n) == 0;
+  if (is_native_magic(head, n) || native_prefix) return open_native_trace(path, options);
   // Everything else is line-oriented text, possibly compressed as a whole:
   // heaplay text, heaptrack or mtrace, told apart by the first line.
   TraceInfo info;
@@ -104,10 +106,14 @@ namespace heaplay {
 
 namespace {
 
-// Stops a read at its first event.
+// Stops a read where its consumer begins: every reader calls begin() once
+// the metadata that precedes the first event is known, before any event and
+// before it warns about the end of its input (so a trace without events,
+// read again later, is not warned about twice).
 struct FirstEvent {};
 class StopAtFirstEvent final : public EventConsumer {
  public:
+  void begin(const TraceInfo&) override { throw FirstEvent{}; }
   void events(std::span<const Event>) override { throw FirstEvent{}; }
 };
 
