@@ -31,6 +31,7 @@
 #include "traces/atomic_file.hpp"
 #include "traces/error.hpp"
 #include "traces/pipeline.hpp"
+#include "traces/record.hpp"
 #include "traces/synth.hpp"
 #include "traces/trace_io.hpp"
 
@@ -297,8 +298,19 @@ int run_synth(const Options& o) {
 }
 
 int run_record(const Options& o) {
-  if (o.record_python) return run_record_python(o);
-  throw Error("record: give --python to record a Python script (docs/record-python.md)");
+  if (o.record_python) {
+    if (o.sites || o.follow_fork)
+      throw Error("record --python records the interpreter's own allocator domains: --sites and --follow-fork "
+                  "are for programs recorded with the preload library");
+    return run_record_python(o);
+  }
+  // The library runs the program and writes the file; its exit status is ours.
+  RecordOptions r;
+  r.argv = o.program;
+  r.output = o.output;
+  r.sites = o.sites;
+  r.follow_fork = o.follow_fork;
+  return record_program(r);
 }
 
 int run_verify(const Options& o) {

@@ -72,6 +72,28 @@ void add_stack_options(CLI::App* cmd, heaplay::cli::Options& o, bool compare) {
       ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
 }
 
+// `record PROGRAM ARGS...`: the words heaplay parses (argv[0, parse)) and
+// where PROGRAM starts: after `--`, or at the first word after `record` that
+// is neither an option nor the value of -o/--output.
+struct RecordSplit {
+  int parse, program;
+};
+RecordSplit split_record_program(int argc, char** argv) {
+  int i = 1;
+  while (i < argc && std::string_view(argv[i]).starts_with("-")) ++i;  // global options take no values
+  if (i == argc || std::string_view(argv[i]) != "record") return {argc, argc};
+  for (++i; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") return {i, i + 1};
+    if (a == "-o" || a == "--output") {
+      ++i;
+      continue;
+    }
+    if (!a.starts_with("-")) return {i, i};
+  }
+  return {argc, argc};
+}
+
 // Log lines to stderr, a progress bar's line erased first (reports/progress.hpp).
 class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
@@ -173,13 +195,22 @@ int main(int argc, char** argv) {
   synth->add_flag("--no-objects", o.no_objects, "pylike only: only a/f/r records (a malloc-level trace)");
   add_write_options(synth, o);
 
-  auto* record = app.add_subcommand("record", "Run a program and record its allocations into a trace");
+  auto* record = app.add_subcommand(
+      "record",
+      "Run a program and record its heap exactly: every malloc, free and realloc (docs/record.md), or with --python "
+      "what CPython's allocator domains see");
+  record->add_option("-o,--output", o.output,
+                     "Trace to write (native; default: heaplay.PROGRAM.PID.heaplay, with --python the script's "
+                     "name with .heaplay)");
+  record->add_flag("--sites", o.sites,
+                   "Tag each allocation with its immediate caller (module!function+offset); costs time");
+  record->add_flag("--follow-fork", o.follow_fork,
+                   "Also record the processes the program starts, each into OUTPUT.PID");
   record->add_flag("--python", o.record_python,
                    "PROGRAM is a Python script: run it like python3 in an embedded CPython and record what its "
                    "allocator domains see (docs/record-python.md)");
-  record->add_option("-o,--output", o.output, "Trace to write (.heaplay; default: the script's name with .heaplay)");
-  record->add_option("PROGRAM", o.program, "The program (with --python: SCRIPT.py) and its arguments, after --")
-      ->required();
+  record->footer("PROGRAM [ARGS...]: the program to run and its arguments (with --python: SCRIPT.py), after the "
+                 "options (or after --)");
 
   auto* verify = app.add_subcommand(
       "verify", "Replay a Python recording through pymalloc's model and compare with CPython's own statistics");
@@ -202,8 +233,12 @@ int main(int argc, char** argv) {
     break;
   }
 
+  // record PROGRAM ARGS...: the program's words never reach CLI11.
+  const RecordSplit split = split_record_program(argc, argv);
+  for (int i = split.program; i < argc; ++i) o.program.emplace_back(argv[i]);
+
   try {
-    app.parse(argc, argv);
+    app.parse(split.parse, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

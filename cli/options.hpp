@@ -47,8 +47,10 @@ struct Options {
   uint32_t frame_events = 1u << 16;
 
   // record (-o is output)
+  std::vector<std::string> program;  // PROGRAM ARGS...
   bool record_python = false;        // --python: PROGRAM is a Python script (heaplay-python)
-  std::vector<std::string> program;  // PROGRAM ARGS..., after --
+  bool sites = false;                // --sites
+  bool follow_fork = false;          // --follow-fork
 
   // synth
   std::string workload;  // pylike, service, numeric, graph (traces/synth.hpp)

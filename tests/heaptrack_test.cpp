@@ -25,20 +25,11 @@ namespace heaplay {
 namespace {
 
 using testing::CollectingConsumer;
+using testing::meta;
+using testing::run;
+using testing::stats_of;
 using testing::temp_path;
 using testing::write_file;
-
-// Runs a shell command; its standard output, and the exit status in *status.
-std::string run(const std::string& cmd, int* status = nullptr) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[65536];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  int st = pclose(p);
-  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
 
 ::testing::AssertionResult heaptrack_installed() {
   int st = 0;
@@ -59,20 +50,6 @@ std::string record(const std::string& name, const std::string& cmd, bool raw = f
   return base + (raw ? ".raw.zst" : ".zst");
 }
 
-TraceStats stats_of(const std::string& path, bool lenient = false) {
-  ReadOptions opt;
-  opt.lenient = lenient;
-  auto reader = open_trace(path, opt);
-  StatsConsumer c;
-  reader->read(c);
-  return c.finish();
-}
-
-std::string meta(const TraceStats& s, std::string_view key) {
-  for (const auto& [k, v] : s.metadata)
-    if (k == key) return v;
-  return "(absent)";
-}
 
 // A byte figure as heaptrack_print rounds it: "777B" exact, "82.77K" = 82770
 // +- 5 (units of 1000, two decimals).

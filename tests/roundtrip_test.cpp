@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/test_util.hpp"
+#include "traces/synth_pylike.hpp"
 #include "traces/trace_io.hpp"
 
 namespace heaplay {
@@ -124,6 +125,25 @@ TEST(RoundTrip, CanonicalTextOutput) {
             "f 0 gc\n"
             "- 2\n"
             "m done\n");
+}
+
+// A source whose slots follow the slot rule (every reader's and synth's do)
+// is written byte for byte the same when the writer trusts its slots
+// (WriteOptions::trusted_slots, what `heaplay record` uses) as when it checks
+// and renumbers them: with and without objects (whose deaths free slots).
+TEST(RoundTrip, TrustedSlotsWriteTheSameFile) {
+  for (bool objects : {false, true}) {
+    std::string checked = testing::temp_path("checked.heaplay"), trusted = testing::temp_path("trusted.heaplay");
+    for (const std::string& path : {checked, trusted}) {
+      WriteOptions o;
+      o.trusted_slots = path == trusted;
+      o.frame_events = 5000;
+      auto w = make_writer(path, OutputFormat::Native, o);
+      make_pylike_source(200'000, 3, objects)->read(*w);
+      w->commit();
+    }
+    EXPECT_EQ(testing::read_file(checked), testing::read_file(trusted)) << "objects " << objects;
+  }
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // test_util.cpp: see test_util.hpp.
 #include "tests/test_util.hpp"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -86,6 +88,32 @@ uint64_t bench_events(uint64_t fallback) {
 bool same_event(const Event& a, const Event& b) {
   return a.kind == b.kind && a.domain == b.domain && a.flags == b.flags && a.str == b.str &&
          a.slot == b.slot && a.dst == b.dst && a.size == b.size && a.old_size == b.old_size;
+}
+
+std::string run(const std::string& cmd, int* status) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[65536];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  int st = pclose(p);
+  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+TraceStats stats_of(const std::string& path, bool lenient) {
+  ReadOptions opt;
+  opt.lenient = lenient;
+  auto reader = open_trace(path, opt);
+  StatsConsumer c;
+  reader->read(c);
+  return c.finish();
+}
+
+std::string meta(const TraceStats& s, std::string_view key) {
+  for (const auto& [k, v] : s.metadata)
+    if (k == key) return v;
+  return "(absent)";
 }
 
 }  // namespace heaplay::testing

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reports/stats.hpp"
 #include "traces/consumer.hpp"
 
 namespace heaplay::testing {
@@ -67,5 +68,13 @@ std::string read_file(const std::string& path);
 
 // Events compare equal field by field.
 bool same_event(const Event& a, const Event& b);
+
+// Runs a shell command; its standard output, and its exit status (-1 when
+// a signal ended it) in *status.
+std::string run(const std::string& cmd, int* status = nullptr);
+
+// `heaplay stats` of a file; a metadata value, or "(absent)".
+TraceStats stats_of(const std::string& path, bool lenient = false);
+std::string meta(const TraceStats& s, std::string_view key);
 
 }  // namespace heaplay::testing

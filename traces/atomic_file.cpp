@@ -14,9 +14,15 @@
 
 namespace heaplay {
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+AtomicFile::AtomicFile(std::string path, Mode mode) : path_(std::move(path)), in_place_(mode == InPlace) {
   if (path_ == "-") {  // standard output: streamed, nothing to rename
     fd_ = STDOUT_FILENO;
+    return;
+  }
+  if (in_place_) {
+    fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd_ < 0)
+      throw Error(fmt::format("{}: cannot create output: {}", path_, std::strerror(errno)), kExitFailure);
     return;
   }
   tmp_ = path_ + ".tmp-XXXXXX";
@@ -31,6 +37,10 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
 
 AtomicFile::~AtomicFile() {
   if (path_ == "-") return;
+  if (in_place_) {
+    if (fd_ >= 0) close(fd_);
+    return;
+  }
   if (!committed_) {
     if (fd_ >= 0) close(fd_);
     unlink(tmp_.c_str());
@@ -62,6 +72,10 @@ void AtomicFile::commit() {
   if (close(fd_) != 0)
     throw Error(fmt::format("{}: close failed: {}", path_, std::strerror(errno)), kExitFailure);
   fd_ = -1;
+  if (in_place_) {
+    committed_ = true;
+    return;
+  }
   if (rename(tmp_.c_str(), path_.c_str()) != 0)
     throw Error(fmt::format("{}: cannot rename output into place: {}", path_, std::strerror(errno)),
                 kExitFailure);

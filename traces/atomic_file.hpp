@@ -5,6 +5,11 @@
 // destination. Destroyed without commit(), the temporary file is removed and
 // the destination is untouched. The path "-" is standard output, written as
 // it comes (a pipe cannot be renamed into place).
+//
+// InPlace is the one exception, for recordings (`heaplay record`): the file
+// is created at its destination and grows there, so a recorder that is
+// killed still leaves what it wrote (the native format is readable up to its
+// last complete frame); commit() fsyncs, and nothing is removed on failure.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +21,8 @@ namespace heaplay {
 
 class AtomicFile {
  public:
-  explicit AtomicFile(std::string path);
+  enum Mode { Atomic, InPlace };
+  explicit AtomicFile(std::string path, Mode mode = Atomic);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -32,6 +38,7 @@ class AtomicFile {
   int fd_ = -1;
   uint64_t written_ = 0;
   bool committed_ = false;
+  bool in_place_ = false;
 };
 
 // Throws Error when out and in name the same file (so an input is never overwritten).

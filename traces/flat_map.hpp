@@ -31,6 +31,15 @@ class FlatMap {
   }
   const uint64_t* find(uint64_t key) const { return const_cast<FlatMap*>(this)->find(key); }
 
+  // Asks for key's home entry ahead of a lookup (a large map misses the
+  // cache on nearly every lookup; a loop that knows its next keys overlaps
+  // those misses).
+  void prefetch(uint64_t key) const {
+    const size_t i = home(key);
+    __builtin_prefetch(&used_[i]);
+    __builtin_prefetch(&entries_[i]);
+  }
+
   // Inserts or overwrites.
   void put(uint64_t key, uint64_t value) {
     if ((size_ + 1) * 8 > capacity() * 7) rehash(capacity() * 2);

@@ -152,12 +152,13 @@ class NullConsumer final : public EventConsumer {
 class NativeWriter final : public TraceWriter {
  public:
   NativeWriter(const std::string& path, const WriteOptions& options)
-      : file_(path),
+      : file_(path, options.in_place ? AtomicFile::InPlace : AtomicFile::Atomic),
         version_(options.native_version ? options.native_version : kFormatVersion),
         blocks_(options.zstd_level),
         frame_events_(std::clamp<uint32_t>(options.frame_events, 1, kMaxFrameEvents)),
         frame_(version_),
-        sink_batch_(sink_, 4096) {
+        sink_batch_(sink_, 4096),
+        trusted_(options.trusted_slots) {
     if (version_ < kOldestFormatVersion || version_ > kFormatVersion)
       throw Error(fmt::format("{}: cannot write native format version {} (this heaplay writes {} to {})", path,
                               version_, kOldestFormatVersion, kFormatVersion),
@@ -192,6 +193,10 @@ class NativeWriter final : public TraceWriter {
     if (!trailer.empty()) file_.write(blocks_.metadata(trailer));
     file_.write(blocks_.end(written_));
     ended_ = true;
+  }
+
+  void flush() override {
+    if (began_ && !ended_) flush_frame();
   }
 
   void commit() override {
@@ -233,69 +238,82 @@ class NativeWriter final : public TraceWriter {
     return f;
   }
 
-  // Applies e (a record from the source) to the writer's Lifetimes and encodes it.
+  // Encodes e (a record from the source), checked first against the writer's
+  // own Lifetimes and its slots mapped to the writer's unless trusted.
   void write_event(const Event& e) {
+    uint32_t slot = e.slot.value, dst = e.dst.value;
+    if (!trusted_) check(e, slot, dst);
+    encode(e, slot, dst);
+    ++written_;
+  }
+
+  // Applies e to the writer's Lifetimes (throwing if it breaks the stream
+  // rules); slot and dst become the writer's own numbers for e's.
+  void check(const Event& e, uint32_t& slot, uint32_t& dst) {
     Event x;
     x.kind = e.kind;
     switch (e.kind) {
       case EventKind::Alloc:
-      case EventKind::Object: {
+      case EventKind::Object:
         x.domain = e.domain;
         x.size = e.size;
         x.str = e.str;
         if (Anomaly a = own_.apply(x, sink_batch_); a != Anomaly::None) fail(e, a);
         if (e.slot.value >= slot_map_.size()) slot_map_.resize(size_t{e.slot.value} + 1, 0);
         slot_map_[e.slot.value] = x.slot.value;
-        uint32_t type = file_string(e.str);
-        if (e.kind == EventKind::Alloc) frame_.alloc(e.domain, e.size, type, x.slot.value);
-        else frame_.object(e.size, type, x.slot.value);
-        break;
-      }
+        slot = x.slot.value;
+        return;
       case EventKind::Free:
       case EventKind::Realloc:
       case EventKind::Incref:
-      case EventKind::Decref: {
+      case EventKind::Decref:
         // The slot and flag as mapped here, not as apply() hands x back: the
         // record names the slot it was given, whatever apply() fills in.
-        const uint32_t slot = own_slot(e.slot, e);
-        const bool gc = (e.flags & kFlagGc) != 0;
+        slot = own_slot(e.slot, e);
         x.slot = SlotId{slot};
         x.size = e.size;
-        x.flags = gc ? kFlagGc : 0;
+        x.flags = e.flags & kFlagGc;
         if (Anomaly a = own_.apply(x, sink_batch_); a != Anomaly::None) fail(e, a);
-        if (e.kind == EventKind::Free) frame_.free(slot, gc);
-        else if (e.kind == EventKind::Realloc) frame_.realloc(slot, e.size);
-        else if (e.kind == EventKind::Incref) frame_.incref(slot);
-        else frame_.decref(slot);
-        break;
-      }
+        return;
       case EventKind::Link:
-      case EventKind::Unlink: {
-        x.slot = SlotId{own_slot(e.slot, e)};
-        x.dst = SlotId{own_slot(e.dst, e)};
+      case EventKind::Unlink:
+        slot = own_slot(e.slot, e);
+        dst = own_slot(e.dst, e);
+        x.slot = SlotId{slot};
+        x.dst = SlotId{dst};
         if (Anomaly a = own_.apply(x, sink_batch_); a != Anomaly::None) fail(e, a);
-        if (e.kind == EventKind::Link) frame_.link(x.slot.value, x.dst.value);
-        else frame_.unlink(x.slot.value, x.dst.value);
-        break;
-      }
+        return;
       case EventKind::Collect:
       case EventKind::Time:
         x.size = e.size;
         if (Anomaly a = own_.apply(x, sink_batch_); a != Anomaly::None) fail(e, a);
-        if (e.kind == EventKind::Collect) frame_.collect(e.size);
-        else frame_.time(e.size);
-        break;
-      case EventKind::Mark:
-        frame_.mark(file_string(e.str));
-        break;
+        return;
+      default:
+        return;
+    }
+  }
+
+  // Puts e into the frame, naming its block or object slot (and dst).
+  void encode(const Event& e, uint32_t slot, uint32_t dst) {
+    const bool gc = (e.flags & kFlagGc) != 0;
+    switch (e.kind) {
+      case EventKind::Alloc: frame_.alloc(e.domain, e.size, file_string(e.str), slot); break;
+      case EventKind::Object: frame_.object(e.size, file_string(e.str), slot); break;
+      case EventKind::Free: frame_.free(slot, gc); break;
+      case EventKind::Realloc: frame_.realloc(slot, e.size); break;
+      case EventKind::Incref: frame_.incref(slot); break;
+      case EventKind::Decref: frame_.decref(slot); break;
+      case EventKind::Link: frame_.link(slot, dst); break;
+      case EventKind::Unlink: frame_.unlink(slot, dst); break;
+      case EventKind::Collect: frame_.collect(e.size); break;
+      case EventKind::Time: frame_.time(e.size); break;
+      case EventKind::Mark: frame_.mark(file_string(e.str)); break;
       case EventKind::Thread:
         if (version_ < 3) throw Error(fmt::format("{}: native format version {} has no thread records (T); version 3 has", file_.path(), version_), kExitFailure);
         frame_.thread(e.size);
         break;
-      case EventKind::Death:
-        return;
+      case EventKind::Death: break;
     }
-    ++written_;
   }
 
   AtomicFile file_;
@@ -313,6 +331,7 @@ class NativeWriter final : public TraceWriter {
   MetadataItems header_;
   uint64_t written_ = 0;
   bool began_ = false, ended_ = false;
+  bool trusted_ = false;  // WriteOptions::trusted_slots
 };
 
 }  // namespace

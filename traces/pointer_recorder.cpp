@@ -51,7 +51,17 @@ SlotId PointerRecorder::take_slot() {
   return SlotId{next_slot_++};
 }
 
-void PointerRecorder::alloc(uint64_t addr, uint64_t size, Domain domain) {
+void PointerRecorder::put(uint64_t addr, uint64_t value) {
+  auto [slot, inserted] = map_.try_emplace(addr);
+  if (!inserted) [[unlikely]] {
+    // The address is live here: its free went around the recorder.
+    ++counts_.reused_addresses;
+    release(addr, *slot);
+  }
+  *slot = value;
+}
+
+void PointerRecorder::alloc(uint64_t addr, uint64_t size, Domain domain, StringId type) {
   auto [value, inserted] = map_.try_emplace(addr);
   if (!inserted) [[unlikely]] {
     // The address is live here: its free went around the recorder.
@@ -62,6 +72,7 @@ void PointerRecorder::alloc(uint64_t addr, uint64_t size, Domain domain) {
   e.kind = EventKind::Alloc;
   e.domain = domain;
   e.size = size;
+  e.str = type;
   e.slot = take_slot();
   push(e);
   *value = pack(e.slot, epoch_);
@@ -93,28 +104,71 @@ void PointerRecorder::free(uint64_t addr) {
 }
 
 void PointerRecorder::realloc(uint64_t old_addr, uint64_t new_addr, uint64_t size, Domain domain) {
-  const uint64_t* v = old_addr ? map_.find(old_addr) : nullptr;
-  if (!v) {
-    if (old_addr) ++counts_.unknown_reallocs;
+  std::optional<Detached> d = old_addr ? detach(old_addr) : std::nullopt;
+  if (!d) {
     alloc(new_addr, size, domain);
     return;
   }
-  const uint64_t value = *v;
+  settle(*d, new_addr, size);
+}
+
+std::optional<PointerRecorder::Detached> PointerRecorder::detach(uint64_t addr) {
+  const uint64_t* v = map_.find(addr);
+  if (!v) {
+    ++counts_.unknown_reallocs;
+    return std::nullopt;
+  }
+  Detached d{addr, *v};
+  map_.erase(addr);
+  return d;
+}
+
+void PointerRecorder::settle(const Detached& d, uint64_t new_addr, uint64_t size) {
+  if (new_addr == 0) {
+    if (size == 0) {
+      release(d.addr, d.value);
+    } else {
+      put(d.addr, d.value);
+    }
+    return;
+  }
   Event e;
   e.kind = EventKind::Realloc;
-  e.slot = slot_of(value);
+  e.slot = slot_of(d.value);
   e.size = size;
   push(e);
-  if (new_addr != old_addr) {
-    map_.erase(old_addr);
-    auto [slot, inserted] = map_.try_emplace(new_addr);
-    if (!inserted) {
-      // Something else live at the new address was freed around the recorder.
-      ++counts_.reused_addresses;
-      release(new_addr, *slot);
-    }
-    *slot = value;
-  }
+  // Something else live at the new address was freed around the recorder: put() frees it first.
+  put(new_addr, d.value);
+}
+
+void PointerRecorder::release_all() {
+  std::vector<std::pair<uint64_t, uint64_t>> live;  // (slot in the low bits, address)
+  map_.erase_if([&](uint64_t addr, uint64_t value) {
+    live.emplace_back(value, addr);
+    return false;
+  });
+  std::sort(live.begin(), live.end(), [](const auto& a, const auto& b) { return slot_of(a.first) < slot_of(b.first); });
+  for (const auto& [value, addr] : live) release(addr, value);
+  map_ = FlatMap();
+}
+
+void PointerRecorder::flush() {
+  batch_.flush();
+  if (!pipe_) writer_->flush();
+}
+
+void PointerRecorder::time(uint64_t ns) {
+  Event e;
+  e.kind = EventKind::Time;
+  e.size = ns;
+  push(e);
+}
+
+void PointerRecorder::thread(uint64_t tid) {
+  Event e;
+  e.kind = EventKind::Thread;
+  e.size = tid;
+  push(e);
 }
 
 void PointerRecorder::mark(std::string_view label) {

@@ -13,7 +13,8 @@
 // program's every allocation.
 //
 // Not thread-safe: the caller serializes every call (the Python recorder,
-// traces/python/hooks.cpp, holds one lock around each allocator call).
+// traces/python/hooks.cpp, holds one lock around each allocator call; `heaplay
+// record`'s RecordStream merges the threads' calls into one order first).
 //
 // What a recorder meets that a trace has no record for:
 // - a free or realloc of an address it never saw allocated (allocated before
@@ -65,11 +66,36 @@ class PointerRecorder {
 
   // The calls a hook saw, after the real allocator returned (addr != 0).
   // Throw Error only when writing fails (or on a broken invariant).
-  void alloc(uint64_t addr, uint64_t size, Domain domain);
+  // type: the block's tag (intern() it first), e.g. its call site.
+  void alloc(uint64_t addr, uint64_t size, Domain domain, StringId type = kNoString);
   void free(uint64_t addr);
   // old_addr 0: an allocation. The block keeps its ID wherever it moves.
   void realloc(uint64_t old_addr, uint64_t new_addr, uint64_t size, Domain domain);
   void mark(std::string_view label);
+  void time(uint64_t ns);      // `t NS`; the caller keeps times from going backwards
+  void thread(uint64_t tid);   // `T TID`
+  StringId intern(std::string_view s) { return strings_.intern(s); }
+
+  // A realloc seen as two moments, for recorders whose threads run at once:
+  // when it starts, the block leaves its address (another thread may be given
+  // that address before the realloc returns); when it returns, settle() puts
+  // it back, at its new place. realloc() is the two at once.
+  struct Detached {
+    uint64_t addr = 0;   // where the block was
+    uint64_t value = 0;  // its map value (slot and epoch)
+  };
+  // addr's block, out of the map; nullopt when addr is not live here (unknown_reallocs).
+  std::optional<Detached> detach(uint64_t addr);
+  // The realloc returned new_addr for size bytes: an `r` record, the block now
+  // at new_addr. new_addr 0 with size 0: it freed the block (glibc's
+  // realloc(p, 0)), an `f`; new_addr 0 otherwise: it failed, nothing changed.
+  void settle(const Detached& d, uint64_t new_addr, uint64_t size);
+
+  // Frees every live block, in slot order (the process exec'ed: its heap is gone).
+  void release_all();
+  // Hands every record so far to the writer and, unpipelined, has it write
+  // them as complete blocks now (TraceWriter::flush), so that a reader sees them.
+  void flush();
 
   void open_gc_window(std::span<const uint64_t> exempt);
   void close_gc_window();
@@ -85,6 +111,8 @@ class PointerRecorder {
 
   const Counts& counts() const { return counts_; }
   uint64_t live_blocks() const { return map_.size(); }
+  // Asks for addr's map entry ahead of a call that will look it up.
+  void prefetch(uint64_t addr) const { map_.prefetch(addr); }
 
  private:
   // A map value: the slot in the low 32 bits, the gc epoch of the allocation above.
@@ -94,6 +122,7 @@ class PointerRecorder {
 
   void push(const Event& e);
   SlotId take_slot();
+  void put(uint64_t addr, uint64_t value);  // addr -> value; a block still live there is freed first
   void release(uint64_t addr, uint64_t value);
 
   std::string path_;

@@ -42,6 +42,14 @@ struct WriteOptions {
   int zstd_level = 3;              // native frames and .zst text
   uint32_t frame_events = 1u << 16;  // native: events per independent frame
   uint32_t native_version = 0;       // native: format version to write; 0 = the newest
+  bool in_place = false;             // native: write at the destination as it comes (recordings; atomic_file.hpp)
+  // native: the events are valid and their slots already follow the slot rule
+  // (docs/trace-format.md, "Slots"), as a recorder that hands slots out by
+  // that rule makes them (PointerRecorder): the writer skips its own check
+  // (a second Lifetimes, up to a third of `heaplay record`'s time) and writes the
+  // slots as they are. An event that breaks the rules is then written as it
+  // is, and readers reject the file.
+  bool trusted_slots = false;
 };
 
 // A writer is a consumer: feed it a reader's events, then commit(). Until then
@@ -49,6 +57,9 @@ struct WriteOptions {
 class TraceWriter : public EventConsumer {
  public:
   virtual void commit() = 0;
+  // Writes what is buffered as complete blocks now (native: closes the
+  // current frame), so that a reader sees it even if the writer stops here.
+  virtual void flush() {}
 };
 
 std::unique_ptr<TraceWriter> make_writer(const std::string& path, OutputFormat format,
