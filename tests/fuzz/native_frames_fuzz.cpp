@@ -20,7 +20,7 @@
 #include <algorithm>
 #include <string>
 
-#include "fuzz/read_check.hpp"
+#include "tests/fuzz/read_check.hpp"
 #include "traces/formats.hpp"
 #include "traces/native_format.hpp"
 

@@ -16,7 +16,7 @@
 #include <memory>
 #include <string>
 
-#include "fuzz/fuzz_util.hpp"
+#include "tests/fuzz/fuzz_util.hpp"
 #include "reports/stats.hpp"
 #include "traces/trace_io.hpp"
 

@@ -15,7 +15,7 @@
 #include <memory>
 #include <string>
 
-#include "fuzz/read_check.hpp"
+#include "tests/fuzz/read_check.hpp"
 #include "traces/formats.hpp"
 #include "traces/trace_io.hpp"
 

@@ -19,7 +19,7 @@
 
 #include "engine/pooled.hpp"
 #include "engine/replay_run.hpp"
-#include "fuzz/fuzz_util.hpp"
+#include "tests/fuzz/fuzz_util.hpp"
 #include "reports/pymalloc_stats.hpp"
 #include "reports/render_html.hpp"
 #include "reports/replay_report.hpp"
