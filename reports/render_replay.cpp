@@ -27,12 +27,12 @@ struct Figure {
 };
 
 Figure str(std::string k, std::string v) { return {std::move(k), std::move(v)}; }
-Figure num(std::string k, uint64_t v) { return {std::move(k), decimal(v), Figure::Count, v}; }
+Figure num(std::string k, uint64_t v) { return {std::move(k), decimal(v), Figure::Count, v, 0, {}}; }
 // digits: decimals in the table and CSV (JSON prints the shortest exact text).
 Figure dbl(std::string k, double v, int digits) {
-  return {std::move(k), fmt::format("{:.{}f}", v, digits), Figure::Real, 0, v};
+  return {std::move(k), fmt::format("{:.{}f}", v, digits), Figure::Real, 0, v, {}};
 }
-Figure flag(std::string k, bool v) { return {std::move(k), v ? "true" : "false", Figure::Flag, v}; }
+Figure flag(std::string k, bool v) { return {std::move(k), v ? "true" : "false", Figure::Flag, v, 0, {}}; }
 Figure counts(std::string k, std::vector<uint64_t> v) {
   std::string text;
   for (uint64_t x : v) text += (text.empty() ? "" : ", ") + decimal(x);

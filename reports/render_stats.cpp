@@ -258,18 +258,18 @@ std::string render_table(const TraceStats& s) {
   if (!s.metadata.empty()) {
     // A value of several lines (a recording's pymalloc.stats) is shown whole
     // after the table, indented, rather than as one escaped line.
-    std::vector<std::pair<std::string, std::string>> pairs, blocks;
+    std::vector<std::pair<std::string, std::string>> meta, blocks;
     for (const auto& [k, v] : s.metadata) {
       const size_t lines = static_cast<size_t>(std::count(v.begin(), v.end(), '\n'));
       if (lines > 1) {
-        pairs.emplace_back(k, fmt::format("({} lines, below)", lines + (v.back() != '\n')));
+        meta.emplace_back(k, fmt::format("({} lines, below)", lines + (v.back() != '\n')));
         blocks.emplace_back(k, v);
       } else {
-        pairs.emplace_back(k, v);
+        meta.emplace_back(k, v);
       }
     }
     out += "\nmetadata\n";
-    render_pairs(out, pairs, "  ");
+    render_pairs(out, meta, "  ");
     for (const auto& [k, v] : blocks) {
       out += "\n" + printable(k) + "\n";
       for (size_t at = 0; at < v.size();) {

@@ -194,8 +194,11 @@ TEST(NativeFormat, PylikeIsDeterministicAndCoversEveryKind) {
   std::array<uint64_t, kEventKinds> kinds{};
   for (const Event& e : a.all) ++kinds[static_cast<int>(e.kind)];
   // Every kind but T, which only recorders of threaded programs write.
-  for (int k = 0; k < kEventKinds; ++k)
-    if (static_cast<EventKind>(k) != EventKind::Thread) EXPECT_GT(kinds[k], 0u) << kind_name(static_cast<EventKind>(k));
+  for (int k = 0; k < kEventKinds; ++k) {
+    if (static_cast<EventKind>(k) != EventKind::Thread) {
+      EXPECT_GT(kinds[k], 0u) << kind_name(static_cast<EventKind>(k));
+    }
+  }
   CollectingConsumer c;
   make_pylike_source(300'000, 43)->read(c);
   EXPECT_NE(a.all.size(), c.all.size());

@@ -10,6 +10,7 @@
 // Bounds are generous where the library decides (its size classes, its page
 // runs); what raw_real.hpp promises is asserted exactly.
 #include "engine/raw_real.hpp"
+#include "tests/malloc_count.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -275,6 +276,7 @@ TEST(RawReal, TheTestBinaryStartsWithJemallocsStaticTls) {
 }
 
 TEST(RawGlibcLimit, MaxMemoryStopsBeforeTheBlockIsTouched) {
+  if (!testing::kGlibcMalloc) GTEST_SKIP() << "a sanitizer replaces glibc's malloc";
   const Figures f = run_child([](Figures& out) {
     RawGlibc layer(Touch::All, 0, 4 * kMiB);
     layer.allocate(Request{kMiB, {}, Domain::Mem});

@@ -160,10 +160,10 @@ void Lifetimes::decref_to_zero(SlotId first, EventBatch& out) {
       Edge ed = edges_[i];
       edge_index_.erase(edge_key(s, ed.dst));
       free_edges_[nfree_edges_++] = i;
-      SlotInfo& d = slots_[ed.dst.value];
-      d.refcount -= ed.count;
-      d.held -= ed.count;
-      if (d.refcount == 0) work_.push_back(ed.dst);
+      SlotInfo& target = slots_[ed.dst.value];
+      target.refcount -= ed.count;
+      target.held -= ed.count;
+      if (target.refcount == 0) work_.push_back(ed.dst);
       i = ed.next;
     }
     slots_[s.value].edge_head = kNil;

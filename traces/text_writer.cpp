@@ -112,7 +112,7 @@ class TextWriter final : public TraceWriter {
     }
   }
 
-  void flush() {
+  void flush() override {
     sink_->write(buf_.data(), buf_.size());
     buf_.clear();
   }

@@ -6,8 +6,16 @@
 # CASE_DIR/stdout  the exact expected standard output
 # CASE_DIR/status  the expected exit status (0 when absent)
 # CASE_DIR/stderr  when present, the exact expected standard error
+# CASE_DIR/needs_glibc_malloc  when present, the reason the case needs glibc's
+#                  own malloc (--raw glibc and the real allocators are refused
+#                  under a sanitizer): with HEAPLAY_SANITIZED=1 (the ASan tree)
+#                  the case is skipped (exit 77) with that reason
 # Set HEAPLAY_GOLDEN_UPDATE=1 to rewrite stdout/stderr/status from the actual run.
 set -u
+if [ "${HEAPLAY_SANITIZED:-0}" = 1 ] && [ -f "$2/needs_glibc_malloc" ]; then
+  echo "skipped under a sanitizer: $(cat "$2/needs_glibc_malloc")"
+  exit 77
+fi
 HEAPLAY=$(realpath "$1")
 case_dir=$2
 TMP=$(mktemp -d)
