@@ -169,7 +169,8 @@ class CheckingConsumer final : public EventConsumer {
         if (e.size < last_time_) finding("consumer contract", "time going backwards");
         last_time_ = e.size;
         break;
-      case EventKind::Mark: break;
+      case EventKind::Mark:
+      case EventKind::Thread: break;
       default: finding("consumer contract", "an unknown event kind");
     }
     ++records_;
