@@ -1,9 +1,10 @@
 // byte_source.cpp: plain, zstd and gzip input streams and output sinks.
 //
-// Decompressors stream with fixed buffers (128 KiB in, whatever the caller
-// asks out), so memory does not depend on the file's size. A compressed
-// stream that simply stops (no end-of-frame) is a truncation, reported by
-// truncated(); bytes that fail to decode are corruption, an Error.
+// Decompressors stream with fixed buffers (128 KiB in, 128 KiB out a call
+// into the library, whatever the caller asks for: see Decoder), so memory
+// does not depend on the file's size. A compressed stream that simply stops
+// (no end-of-frame) is a truncation, reported by truncated(); bytes that
+// fail to decode are corruption, an Error.
 #include "traces/byte_source.hpp"
 
 #include <fcntl.h>
