@@ -17,7 +17,6 @@ namespace heaplay {
 
 namespace {
 
-constexpr unsigned char kTouchByte = 0x5a;
 
 void* ptr(Addr a) { return reinterpret_cast<void*>(static_cast<uintptr_t>(a)); }
 

@@ -32,6 +32,9 @@ uint64_t default_max_memory();
 // (None), the part of the first 8 bytes in range (First), or one byte in
 // every page of the range (All). page: the page size.
 void write_block(Touch touch, void* p, uint64_t from, uint64_t to, uint64_t page);
+// The byte --touch writes, and eight of them (a whole first-8-bytes touch).
+inline constexpr unsigned char kTouchByte = 0x5a;
+inline constexpr uint64_t kTouchWord = 0x5a5a5a5a5a5a5a5aull;
 
 // Aligned anonymous mappings (pooled's arenas): a larger mapping, then both
 // ends unmapped, so exactly the rounded-up bytes stay mapped. `who` names the

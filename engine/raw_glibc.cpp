@@ -16,12 +16,8 @@ namespace heaplay {
 
 namespace {
 
-// glibc's chunk header (malloc/malloc.c): the size word sits just before the
-// pointer; its low bits are flags.
-constexpr size_t kIsMmapped = 0x2;     // the chunk is a mapping of its own
-constexpr size_t kNonMainArena = 0x4;  // the chunk belongs to a thread arena
-constexpr size_t kFlags = 0x7;
-constexpr uint64_t kChunkHeader = 2 * sizeof(size_t);  // prev_size + size
+using namespace glibc_chunk;
+
 // Above glibc's DEFAULT_MMAP_THRESHOLD_MAX (32 MiB on 64-bit): always mmapped, and
 // freeing it leaves the dynamic mmap threshold alone.
 constexpr size_t kProbeBytes = size_t{64} << 20;
@@ -37,32 +33,6 @@ constexpr bool kSanitizer = false;
 
 void* ptr(Addr a) { return reinterpret_cast<void*>(static_cast<uintptr_t>(a)); }
 Addr addr(void* p) { return static_cast<Addr>(reinterpret_cast<uintptr_t>(p)); }
-
-// The size word of the chunk of the live block at p.
-size_t size_word(void* p) {
-  // To the compiler, a malloc'd block is uninitialised memory with nothing
-  // before it; hide where the pointer comes from.
-  const char* q = static_cast<const char*>(p);
-  asm("" : "+r"(q));
-  size_t w;
-  std::memcpy(&w, q - sizeof(size_t), sizeof w);
-  return w;
-}
-
-// What glibc's chunk header says about the live block at p: malloc_usable_size
-// without the call (musable() in malloc.c), and the chunk's mapping. The
-// constructor checks both against malloc_usable_size and mallinfo2.
-struct Chunk {
-  uint64_t usable;       // malloc_usable_size(p)
-  uint64_t mapped;       // bytes of its own mapping (IS_MMAPPED), else 0
-  bool thread_arena;     // a heap chunk of a thread arena
-};
-Chunk chunk_of(void* p) {
-  const size_t word = size_word(p);
-  const uint64_t size = word & ~kFlags;
-  if (word & kIsMmapped) return {size - kChunkHeader, size, false};
-  return {size - sizeof(size_t), 0, (word & kNonMainArena) != 0};
-}
 
 [[noreturn]] void fail(std::string_view what) {
   throw Error(fmt::format("--raw glibc: {}", what), kExitFailure);
@@ -118,7 +88,8 @@ void RawGlibc::start() {
   // Give back the free top of the heap, so that the replay's first requests
   // grow the break as they would in a fresh program.
   malloc_trim(0);
-  baseline_brk_ = reinterpret_cast<uintptr_t>(sbrk(0));
+  sbrk(0);  // sets __curbrk should nothing have moved the break yet
+  baseline_brk_ = reinterpret_cast<uintptr_t>(__curbrk);
   baseline_ = mallinfo2();
   baseline_rss_ = rss_now();
   started_ = true;
@@ -148,23 +119,10 @@ std::unique_ptr<Layer> make_raw_glibc(Touch touch, uint8_t depth, uint64_t max_m
   return std::make_unique<RawGlibc>(touch, depth, max_memory);
 }
 
-int64_t RawGlibc::main_arena_delta() const {
-  if (!started_) return 0;
-  return static_cast<int64_t>(reinterpret_cast<uintptr_t>(sbrk(0)) - baseline_brk_);
-}
 
-uint64_t RawGlibc::held_bytes() const {
-  const int64_t main = main_arena_delta();
-  return (main > 0 ? static_cast<uint64_t>(main) : 0) + mmapped_bytes_ + pages_.mapped_bytes();
-}
 
-// After every request that can grow the heap, before the caller touches a byte.
-void RawGlibc::note_growth() {
-  const uint64_t h = held_bytes();
-  limit_.check(h, "the heap and mapped arenas");
-  meter_->held = h;
-  if (h > peak_held_) peak_held_ = h;
-}
+
+void RawGlibc::malloc_failed(uint64_t bytes) { fail(fmt::format("malloc of {} bytes failed", bytes)); }
 
 void RawGlibc::refresh() {
   if (started_) limit_.check(rss_now(), "the process's resident set");
@@ -178,46 +136,8 @@ uint64_t RawGlibc::raw_free_bytes() const {
 
 uint64_t RawGlibc::rss_bytes() const { return rss_now(); }
 
-void RawGlibc::write(void* p, uint64_t from, uint64_t to) { write_block(touch_, p, from, to, page_); }
 
-Block RawGlibc::allocate(const Request& r) {
-  if (!started_) [[unlikely]]
-    start();
-  void* p = malloc(r.size);
-  if (!p) [[unlikely]]
-    fail(fmt::format("malloc of {} bytes failed", r.size));
-  const Chunk c = chunk_of(p);
-  if (c.mapped) {
-    ++mmapped_chunks_;
-    ++mmapped_chunks_total_;
-    mmapped_bytes_ += c.mapped;
-  }
-  if (c.thread_arena) [[unlikely]]
-    ++thread_arena_blocks_;
-  ++mallocs_;
-  requested_live_ += r.size;
-  usable_live_ += c.usable;
-  meter_->allocated += c.usable;
-  peak_usable_live_ = std::max(peak_usable_live_, usable_live_);
-  note_growth();  // before a byte is touched: --max-memory
-  write(p, 0, r.size);
-  return Block{addr(p), 0, depth_, {}};
-}
 
-void RawGlibc::release(const Block& b, const Request& r) {
-  void* p = ptr(b.addr);
-  const Chunk c = chunk_of(p);
-  free(p);
-  if (c.mapped) {
-    --mmapped_chunks_;
-    mmapped_bytes_ -= c.mapped;
-  }
-  ++frees_;
-  requested_live_ -= r.size;
-  usable_live_ -= c.usable;
-  meter_->allocated -= c.usable;
-  meter_->held = held_bytes();
-}
 
 Block RawGlibc::reallocate(const Block& b, uint64_t old_size, const Request& r) {
   void* old = ptr(b.addr);

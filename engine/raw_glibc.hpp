@@ -50,6 +50,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string_view>
 
@@ -57,8 +58,52 @@
 #include "engine/os_memory.hpp"
 #include "engine/stack.hpp"
 
+// glibc's record of the program break (misc/sbrk.c: what sbrk(0) returns),
+// exported since 2.2.5 and set by every brk and sbrk, through which malloc's
+// main arena grows and trims. Read after every request, without a call.
+extern "C" void* __curbrk;
+
 namespace heaplay {
 
+namespace glibc_chunk {
+// glibc's chunk header (malloc/malloc.c): the size word sits just before the
+// pointer; its low bits are flags.
+inline constexpr size_t kIsMmapped = 0x2;     // the chunk is a mapping of its own
+inline constexpr size_t kNonMainArena = 0x4;  // the chunk belongs to a thread arena
+inline constexpr size_t kFlags = 0x7;
+inline constexpr uint64_t kHeader = 2 * sizeof(size_t);  // prev_size + size
+
+// The size word of the chunk of the live block at p.
+inline size_t size_word(void* p) {
+  // To the compiler, a malloc'd block is uninitialised memory with nothing
+  // before it; hide where the pointer comes from.
+  const char* q = static_cast<const char*>(p);
+  asm("" : "+r"(q));
+  size_t w;
+  std::memcpy(&w, q - sizeof(size_t), sizeof w);
+  return w;
+}
+
+// What glibc's chunk header says about the live block at p: malloc_usable_size
+// without the call (musable() in malloc.c), and the chunk's mapping. The
+// constructor checks both against malloc_usable_size and mallinfo2.
+struct Chunk {
+  uint64_t usable;    // malloc_usable_size(p)
+  uint64_t mapped;    // bytes of its own mapping (IS_MMAPPED), else 0
+  bool thread_arena;  // a heap chunk of a thread arena
+};
+inline Chunk chunk_of(void* p) {
+  const size_t word = size_word(p);
+  const uint64_t size = word & ~kFlags;
+  if (word & kIsMmapped) [[unlikely]]
+    return {size - kHeader, size, false};
+  return {size - sizeof(size_t), 0, (word & kNonMainArena) != 0};
+}
+}  // namespace glibc_chunk
+
+// allocate() and release() are defined below, inline: the replay loop calls
+// them directly when raw glibc is the stack's memory layer (Replayer), one
+// malloc or free and a few counters a record, no virtual call.
 class RawGlibc final : public Layer {
  public:
   // Checks glibc's chunk layout and that this thread allocates from the main
@@ -70,13 +115,16 @@ class RawGlibc final : public Layer {
   ~RawGlibc() override;
 
   std::string_view name() const override { return "raw"; }
-  Block allocate(const Request& r) override;
-  void release(const Block& b, const Request& r) override;
+  inline Block allocate(const Request& r) override;
+  inline void release(const Block& b, const Request& r) override;
   Block reallocate(const Block& b, uint64_t old_size, const Request& r) override;
   Addr map(uint64_t bytes, uint64_t alignment) override;
   void unmap(Addr addr, uint64_t bytes) override;
   void touch(Addr addr, uint64_t bytes) override;
-  uint64_t held_bytes() const override;  // 0 before the first request
+  uint64_t held_bytes() const override {  // 0 before the first request
+    const int64_t main = main_arena_delta();
+    return (main > 0 ? static_cast<uint64_t>(main) : 0) + mmapped_bytes_ + pages_.mapped_bytes();
+  }
   uint64_t peak_held_bytes() const override { return peak_held_; }
   uint64_t raw_free_bytes() const override;  // mallinfo2's fordblks less the baseline's (0 if below)
   uint64_t rss_bytes() const override;       // the process's resident set (/proc/self/statm)
@@ -87,7 +135,9 @@ class RawGlibc final : public Layer {
 
   // The parts of held_bytes(): the main arena's growth since the baseline
   // (negative when it shrank below it), mmapped chunks live, map()ped bytes.
-  int64_t main_arena_delta() const;
+  int64_t main_arena_delta() const {
+    return started_ ? static_cast<int64_t>(reinterpret_cast<uintptr_t>(__curbrk) - baseline_brk_) : 0;
+  }
   uint64_t mmapped_chunk_bytes() const { return mmapped_bytes_; }
   uint64_t mapped_bytes() const { return pages_.mapped_bytes(); }
   // mallinfo2 at the baseline (zeros before the first request).
@@ -103,9 +153,23 @@ class RawGlibc final : public Layer {
   static void verify_chunk_layout();
 
  private:
-  void start();                                     // takes the baseline
-  void write(void* p, uint64_t from, uint64_t to);  // per touch_, bytes [from, to) of the block at p
-  void note_growth();                               // checks --max-memory, updates peak_held_
+  [[gnu::noinline]] void start();                   // takes the baseline
+  void write(void* p, uint64_t from, uint64_t to) {  // per touch_, bytes [from, to) of the block at p
+    if (touch_ == Touch::First && from == 0 && to >= 8) [[likely]] {
+      // The common case inline: one 8-byte store (write_block writes byte by byte).
+      std::memcpy(p, &kTouchWord, sizeof kTouchWord);
+      asm volatile("" ::"r"(p) : "memory");  // the store is the point: keep it
+      return;
+    }
+    write_block(touch_, p, from, to, page_);
+  }
+  void note_growth() {  // after a request that can grow the heap: --max-memory, peak_held_
+    const uint64_t h = held_bytes();
+    limit_.check(h, "the heap and mapped arenas");
+    meter_->held = h;
+    if (h > peak_held_) peak_held_ = h;
+  }
+  [[noreturn, gnu::noinline]] static void malloc_failed(uint64_t bytes);
   void take_foreign_chunks();                       // see foreign_
   void give_back_foreign_chunks();
 
@@ -131,5 +195,44 @@ class RawGlibc final : public Layer {
   void* foreign_[64 * kForeignPerBin];
   size_t foreign_held_ = 0;
 };
+
+inline Block RawGlibc::allocate(const Request& r) {
+  if (!started_) [[unlikely]]
+    start();
+  void* p = malloc(r.size);
+  if (!p) [[unlikely]]
+    malloc_failed(r.size);
+  const glibc_chunk::Chunk c = glibc_chunk::chunk_of(p);
+  if (c.mapped) [[unlikely]] {
+    ++mmapped_chunks_;
+    ++mmapped_chunks_total_;
+    mmapped_bytes_ += c.mapped;
+  }
+  if (c.thread_arena) [[unlikely]]
+    ++thread_arena_blocks_;
+  ++mallocs_;
+  requested_live_ += r.size;
+  usable_live_ += c.usable;
+  meter_->allocated += c.usable;
+  peak_usable_live_ = std::max(peak_usable_live_, usable_live_);
+  note_growth();  // before a byte is touched: --max-memory
+  write(p, 0, r.size);
+  return Block{static_cast<Addr>(reinterpret_cast<uintptr_t>(p)), 0, depth_, 0, {}};
+}
+
+inline void RawGlibc::release(const Block& b, const Request& r) {
+  void* p = reinterpret_cast<void*>(static_cast<uintptr_t>(b.addr));
+  const glibc_chunk::Chunk c = glibc_chunk::chunk_of(p);
+  free(p);
+  if (c.mapped) [[unlikely]] {
+    --mmapped_chunks_;
+    mmapped_bytes_ -= c.mapped;
+  }
+  ++frees_;
+  requested_live_ -= r.size;
+  usable_live_ -= c.usable;
+  meter_->allocated -= c.usable;
+  meter_->held = held_bytes();
+}
 
 }  // namespace heaplay

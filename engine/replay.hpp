@@ -123,6 +123,7 @@ struct MetricsOptions {
 
 class Collector;
 class PooledLayer;
+class RawGlibc;
 struct Unreclaimed {  // live objects a full collection would find unreachable now, and their bytes
   uint64_t objects = 0, bytes = 0;
 };
@@ -138,6 +139,9 @@ class Replayer final : public EventConsumer {
   ReplayResult finish() const;
 
  private:
+  // events() for a memory layer of type Mem (Layer, or RawGlibc: direct calls).
+  template <class Mem>
+  void run(std::span<const Event> batch, Mem& mem);
   // f ID gc without a collector: the block stays live, in kept_.
   void keep_block(const Event& e);
   // The moments of new peaks (records_ is the record count then).
@@ -163,6 +167,7 @@ class Replayer final : public EventConsumer {
   Layer& top_;
   Layer& mem_;                   // the first layer below gc (top_ without gc)
   Collector* gc_ = nullptr;      // the gc layer's collector, or nullptr
+  RawGlibc* glibc_ = nullptr;    // mem_, when it is raw glibc
   ReplayResult result_;
   SlotTable<Block> blocks_;      // the block each live slot holds
   LiveBytes live_;               // requested bytes of live blocks and objects

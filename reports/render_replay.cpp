@@ -26,7 +26,7 @@ struct Figure {
   std::vector<uint64_t> values;  // Counts: the elements (CSV: one column each, KEY.genI)
 };
 
-Figure str(std::string k, std::string v) { return {std::move(k), std::move(v)}; }
+Figure str(std::string k, std::string v) { return {std::move(k), std::move(v), Figure::Text, 0, 0, {}}; }
 Figure num(std::string k, uint64_t v) { return {std::move(k), decimal(v), Figure::Count, v, 0, {}}; }
 // digits: decimals in the table and CSV (JSON prints the shortest exact text).
 Figure dbl(std::string k, double v, int digits) {
