@@ -129,3 +129,7 @@ for k, v in m.items():
     if "--stack pooled" in k and py: line += f"  ({v/py:.2f}x the pymalloc loop; target 1.5x)"
     print(line)
 PY
+
+# Trace length 10M/100M/1B, memory per live block, compare --jobs 1 vs 2
+# (about 6 minutes and 3 GB more; HEAPLAY_SCALING_SIZES to change the sizes).
+bash tests/bench/scaling.sh "$heaplay" "$dir"
