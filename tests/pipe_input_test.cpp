@@ -15,7 +15,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 #include "engine/replay_run.hpp"
@@ -46,11 +50,20 @@ const char* via_name(Via v) {
 
 // Hands a file's bytes to a reader through via: a thread writes them into a
 // pipe, a few tiny pieces first with pauses (so that format detection meets
-// short reads), then the rest. path() is what to open.
+// short reads), then the rest. path() is what to open. A reader that opens
+// its input twice may wait for ever (a FIFO's second open has no writer): a
+// watchdog ends the test then, instead of the suite's timeout.
 class Feeder {
  public:
   Feeder(const std::string& file, Via via) : via_(via) {
     signal(SIGPIPE, SIG_IGN);  // a reader that stops early makes the writer's write fail, not kill us
+    watchdog_ = std::thread([this] {
+      std::unique_lock lock(mu_);
+      if (!done_cv_.wait_for(lock, std::chrono::minutes(2), [this] { return done_; })) {
+        std::fprintf(stderr, "pipe_input_test: a read through a %s is stuck (input opened twice?)\n", via_name(via_));
+        std::abort();
+      }
+    });
     if (via == Via::StdinFile) {
       redirect_stdin(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
       path_ = "-";
@@ -90,6 +103,12 @@ class Feeder {
       ::close(saved_stdin_);
     }
     if (writer_.joinable()) writer_.join();
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    done_cv_.notify_one();
+    watchdog_.join();
   }
   const std::string& path() const { return path_; }
   // How messages name the input.
@@ -132,6 +151,10 @@ class Feeder {
   std::string content_, path_, fifo_;
   int read_fd_ = -1, saved_stdin_ = -1;
   std::thread writer_;
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  bool done_ = false;  // guarded by mu_
+  std::thread watchdog_;
 };
 
 using Outcome = testing::ReadOutcome;
