@@ -124,7 +124,7 @@ int run_replay(const Options& o) {
   std::optional<ProgressThread> bar;
   if (!o.no_progress && o.verbosity >= 0 && isatty(2)) {
     job.progress = &done;
-    bar.emplace(done, o.input == "-" ? std::nullopt : recorded_event_count(o.input));
+    bar.emplace(done, recorded_event_count(o.input));
   }
   // Replay; pymalloc's own view (--pymalloc-stats) from the finished stack.
   ReplayResult result = replay_trace(job, [&](const Stack& stack) {
@@ -182,7 +182,7 @@ int run_compare(const Options& o) {
   // Check the command line before forking: stacks, raw kinds, --python, --set, the trace's header.
   std::vector<StackSpec> specs = compare_stacks(o);
   std::vector<std::string> raws = compare_raws(o);
-  if (o.input == "-") throw Error("compare reads the trace once per stack: give a file, not standard input", kExitBadInput);
+  require_rereadable(o.input, "compare reads the trace more than once (its metadata, then once per stack)");
   if (!o.html.empty()) refuse_same_file(o.input, o.html);
   // One task per stack and raw kind, stack by stack (so that each stack's
   // rows sit together, the model's beside the real allocators').

@@ -17,8 +17,12 @@
 
 namespace {
 
-void add_read_options(CLI::App* cmd, heaplay::cli::Options& o) {
-  cmd->add_option("TRACE", o.input, "Trace file (text, .zst/.gz text or native .heaplay; detected from content)")
+// once: the command reads its input once, so `-` (standard input) or a pipe
+// will do; otherwise it must be a file (require_rereadable, traces/trace_io.hpp).
+void add_read_options(CLI::App* cmd, heaplay::cli::Options& o, bool once) {
+  cmd->add_option("TRACE", o.input,
+                  std::string("Trace file (text, .zst/.gz text or native .heaplay; detected from content)") +
+                      (once ? "; - reads standard input" : "; read more than once: a file, not - or a pipe"))
       ->required();
   cmd->add_flag("--lenient", o.lenient, "Count bad events as anomalies and carry on instead of stopping");
 }
@@ -129,11 +133,11 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
 
   auto* stats = app.add_subcommand("stats", "Count events, live bytes, sizes and lifetimes in one streaming pass");
-  add_read_options(stats, o);
+  add_read_options(stats, o, true);
   add_report_options(stats, o, "count");
 
   auto* replay = app.add_subcommand("replay", "Replay a trace through an allocator stack and measure each layer");
-  add_read_options(replay, o);
+  add_read_options(replay, o, false);
   replay->add_option("--stack", o.stack,
                      "raw, pooled, objspec or gc (cumulative), or layers joined by '+', top to bottom")
       ->default_val("pooled");
@@ -152,7 +156,7 @@ int main(int argc, char** argv) {
 
   auto* compare = app.add_subcommand(
       "compare", "Replay a trace through several stacks, each in its own worker process, and compare them");
-  add_read_options(compare, o);
+  add_read_options(compare, o, false);
   compare->add_option("--stacks", o.stacks,
                       "Stacks to compare, comma-separated: raw, pooled, objspec, gc or compositions (gc+pooled)")
       ->delimiter(',')
@@ -175,7 +179,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 2u));
 
   auto* convert = app.add_subcommand("convert", "Convert between text and native binary traces");
-  add_read_options(convert, o);
+  add_read_options(convert, o, true);
   convert->add_option("OUT", o.output, "Output file; its extension picks the format unless --to is given")
       ->required();
   add_write_options(convert, o);

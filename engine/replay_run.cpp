@@ -16,14 +16,9 @@ StackSpec check_replay_job(const ReplayJob& job) {
   StackSpec spec = parse_stack(job.stack);
   parse_raw_kind(job.raw);
   parse_touch(job.touch);
-  if (job.input == "-" && spec.has(LayerKind::Objspec)) {
-    Params probe;  // objspec.sites does not depend on the version
-    for (const std::string& s : job.sets) probe.set(s);
-    if (probe.objspec.sites > 0)
-      throw Error("objspec.sites needs a first pass over the trace, and standard input cannot be read twice; "
-                  "give a file (or objspec.sites=0)",
-                  kExitBadInput);
-  }
+  // The metadata is read first (trace_metadata), objspec.sites makes a pass
+  // of its own: a pipe would reach the replay without its first bytes.
+  require_rereadable(job.input, "replay reads the trace more than once (its metadata first)");
   return spec;
 }
 

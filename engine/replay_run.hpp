@@ -19,7 +19,7 @@
 namespace heaplay {
 
 struct ReplayJob {
-  std::string input;                // the trace's path ("-": standard input)
+  std::string input;                // the trace's path: a file (read more than once; not "-" or a pipe)
   std::string stack = "pooled";     // a named stack or a composition (stack.hpp)
   std::string python;               // "": the trace's version, else 3.11
   std::vector<std::string> sets;    // KEY=VALUE, applied in order
@@ -32,8 +32,9 @@ struct ReplayJob {
   std::atomic<uint64_t>* progress = nullptr;  // MetricsOptions::progress
 };
 
-// Checks what can be checked without reading the trace (the stack, raw and
-// touch names; objspec.sites on standard input). Throws Error (exit 2).
+// Checks what can be checked without reading the trace: the stack, raw and
+// touch names, and that the input can be read more than once (not "-", a
+// pipe or a FIFO: require_rereadable, trace_io.hpp). Throws Error (exit 2).
 StackSpec check_replay_job(const ReplayJob& job);
 
 // Runs the job. after(stack), when given, is called once the result is

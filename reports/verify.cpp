@@ -37,6 +37,7 @@ Metadata final_metadata(const std::string& path) {
 }  // namespace
 
 VerifyResult verify_recording(const std::string& path, unsigned threads) {
+  require_rereadable(path, "verify reads the trace more than once (its metadata first)");
   const Metadata meta = final_metadata(path);
   const std::string* stats = meta.get("pymalloc.stats");
   if (!stats || stats->empty())

@@ -27,26 +27,8 @@ std::string small_multiframe_file() {
 }
 
 // What reading path gives: its events, or its error message.
-struct Outcome {
-  std::vector<Event> events;
-  ReadSummary summary;
-  std::string error;
-};
-
-Outcome read(const std::string& path, bool prefetch) {
-  ReadOptions o;
-  o.prefetch = prefetch;
-  Outcome out;
-  CollectingConsumer c;
-  try {
-    open_trace(path, o)->read(c);
-  } catch (const Error& e) {
-    out.error = e.what();
-  }
-  out.events = std::move(c.all);
-  out.summary = c.summary;
-  return out;
-}
+using Outcome = testing::ReadOutcome;
+Outcome read(const std::string& path, bool prefetch) { return testing::read_outcome(path, prefetch); }
 
 void expect_same(const Outcome& a, const Outcome& b, const std::string& what) {
   ASSERT_EQ(a.error, b.error) << what;

@@ -46,13 +46,7 @@ const char* kEveryRecord =
     "a 5 1 float\n";
 
 std::string convert(const std::string& in, OutputFormat fmt, const std::string& name, uint32_t frame = 4) {
-  std::string out = testing::temp_path(name);
-  WriteOptions w;
-  w.frame_events = frame;
-  auto writer = make_writer(out, fmt, w);
-  open_trace(in)->read(*writer);
-  writer->commit();
-  return out;
+  return testing::convert_file(in, fmt, name, frame);
 }
 
 CollectingConsumer read_all(const std::string& path) {

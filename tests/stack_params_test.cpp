@@ -24,15 +24,7 @@ std::string layers(const StackSpec& s) {
   return out;
 }
 
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_status(), kExitBadInput);
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::bad_input_of;
 
 TEST(Stack, NamedStacksAreCumulative) {
   EXPECT_EQ(layers(parse_stack("raw")), "raw");
@@ -53,11 +45,11 @@ TEST(Stack, CompositionsEndInRaw) {
 }
 
 TEST(Stack, BadStacksSayWhy) {
-  EXPECT_NE(error_of([] { parse_stack("malloc"); }).find("unknown stack"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_stack("pooled+gc"); }).find("'gc' must come above 'pooled'"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_stack("pooled+pooled"); }).find("'pooled' appears twice"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_stack("pooled+"); }).find("unknown layer ''"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_raw_kind("ptmalloc"); }).find("expected sim, glibc, jemalloc, mimalloc or tcmalloc"),
+  EXPECT_NE(bad_input_of([] { parse_stack("malloc"); }).find("unknown stack"), std::string::npos);
+  EXPECT_NE(bad_input_of([] { parse_stack("pooled+gc"); }).find("'gc' must come above 'pooled'"), std::string::npos);
+  EXPECT_NE(bad_input_of([] { parse_stack("pooled+pooled"); }).find("'pooled' appears twice"), std::string::npos);
+  EXPECT_NE(bad_input_of([] { parse_stack("pooled+"); }).find("unknown layer ''"), std::string::npos);
+  EXPECT_NE(bad_input_of([] { parse_raw_kind("ptmalloc"); }).find("expected sim, glibc, jemalloc, mimalloc or tcmalloc"),
             std::string::npos);
   for (std::string_view k : {"sim", "glibc", "jemalloc", "mimalloc", "tcmalloc"})
     EXPECT_EQ(raw_kind_name(parse_raw_kind(k)), k);
@@ -94,8 +86,8 @@ TEST(Params, ParsePython) {
   EXPECT_EQ(parse_python("3.10.13"), PythonVersion::V3_10);
   EXPECT_EQ(parse_python("3.8"), PythonVersion::V3_8);
   EXPECT_EQ(python_name(PythonVersion::V3_13), "3.13");
-  EXPECT_NE(error_of([] { parse_python("3.1"); }).find("known: 3.8, 3.9, 3.10, 3.11, 3.12, 3.13"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_python("3.110"); }).find("unknown Python version"), std::string::npos);
+  EXPECT_NE(bad_input_of([] { parse_python("3.1"); }).find("known: 3.8, 3.9, 3.10, 3.11, 3.12, 3.13"), std::string::npos);
+  EXPECT_NE(bad_input_of([] { parse_python("3.110"); }).find("unknown Python version"), std::string::npos);
 }
 
 TEST(Params, SetOverridesAndRejects) {
@@ -110,12 +102,12 @@ TEST(Params, SetOverridesAndRejects) {
   EXPECT_EQ(p.pooled.arena_alignment, ArenaAlignment::Trace);
   ASSERT_EQ(p.pooled.arena_excess.size(), 2u);
   EXPECT_EQ(p.pooled.arena_excess[0], 4096u);
-  EXPECT_NE(error_of([&] { p.set("pooled.nope=1"); }).find("unknown key 'pooled.nope'"), std::string::npos);
-  EXPECT_NE(error_of([&] { p.set("raw.page=4x"); }).find("expected a number of bytes"), std::string::npos);
-  EXPECT_NE(error_of([&] { p.set("raw.page"); }).find("expected KEY=VALUE"), std::string::npos);
-  EXPECT_NE(error_of([&] { p.set("raw.page=99999999999999999999"); }).find("expected a number"), std::string::npos);
+  EXPECT_NE(bad_input_of([&] { p.set("pooled.nope=1"); }).find("unknown key 'pooled.nope'"), std::string::npos);
+  EXPECT_NE(bad_input_of([&] { p.set("raw.page=4x"); }).find("expected a number of bytes"), std::string::npos);
+  EXPECT_NE(bad_input_of([&] { p.set("raw.page"); }).find("expected KEY=VALUE"), std::string::npos);
+  EXPECT_NE(bad_input_of([&] { p.set("raw.page=99999999999999999999"); }).find("expected a number"), std::string::npos);
   p.set("pooled.pool_size=3000");
-  EXPECT_NE(error_of([&] { p.validate(); }).find("pooled.pool_size = 3000: must be a power of two"), std::string::npos);
+  EXPECT_NE(bad_input_of([&] { p.validate(); }).find("pooled.pool_size = 3000: must be a power of two"), std::string::npos);
 }
 
 TEST(Params, EveryDocumentedKeyIsSettableAndListed) {
@@ -145,7 +137,7 @@ TEST(Params, TraceVersionUnlessOverridden) {
 
 TEST(Params, TraceArenaAlignmentComesFromMetadata) {
   Metadata m;
-  std::string e = error_of([&] { params_for_trace(m, "", {"pooled.arena_alignment=trace"}); });
+  std::string e = bad_input_of([&] { params_for_trace(m, "", {"pooled.arena_alignment=trace"}); });
   EXPECT_NE(e.find("records no arena alignment"), std::string::npos) << e;
   m.set("pymalloc.arena_excess", "0,8192");
   Params p = params_for_trace(m, "", {"pooled.arena_alignment=trace"});

@@ -80,6 +80,49 @@ std::string error_of_content(std::string_view content, std::string_view name) {
   return "(no error)";
 }
 
+ReadOutcome read_outcome(const std::string& path, bool prefetch) {
+  ReadOptions o;
+  o.prefetch = prefetch;
+  ReadOutcome out;
+  CollectingConsumer c;
+  try {
+    auto reader = open_trace(path, o);
+    out.path = reader->info().path;
+    out.format = reader->info().format;
+    out.compression = reader->info().compression;
+    reader->read(c);
+  } catch (const Error& e) {
+    out.error = e.what();
+    out.exit_status = e.exit_status();
+  }
+  out.events = std::move(c.all);
+  out.strings = std::move(c.names);
+  out.summary = c.summary;
+  out.metadata = c.metadata.items();
+  return out;
+}
+
+std::string convert_file(const std::string& in, OutputFormat format, std::string_view name, uint32_t frame_events) {
+  std::string out = temp_path(name);
+  WriteOptions w;
+  w.frame_events = frame_events;
+  auto writer = make_writer(out, format, w);
+  open_trace(in)->read(*writer);
+  writer->commit();
+  return out;
+}
+
+std::string bad_input_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    // Not the message: a test that looks for a part of it must fail.
+    if (e.exit_status() != kExitBadInput) return "(exit status " + std::to_string(e.exit_status()) + ", not 2)";
+    return e.what();
+  }
+  return "(no error)";
+}
+
 uint64_t bench_events(uint64_t fallback) {
   const char* env = std::getenv("HEAPLAY_BENCH_EVENTS");
   return env ? std::strtoull(env, nullptr, 10) : fallback;

@@ -1,12 +1,14 @@
 // test_util.hpp: helpers shared by unit tests and benchmarks.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "reports/stats.hpp"
 #include "traces/consumer.hpp"
+#include "traces/trace_io.hpp"
 
 namespace heaplay::testing {
 
@@ -57,6 +59,31 @@ CollectingConsumer read_content(std::string_view content, bool lenient = false, 
 // What reading content fails with, after the file's path: ":LINE: what", or
 // "(no error)". The error must have exit status 2.
 std::string error_of_content(std::string_view content, std::string_view name = "t.trace");
+
+// Everything one read of a trace shows: what the reader says of its input,
+// what a consumer receives, or the error (message and exit status).
+struct ReadOutcome {
+  std::string path;  // TraceInfo::path
+  TraceFormat format = TraceFormat::Text;
+  std::string compression;
+  std::vector<Event> events;
+  std::vector<std::string> strings;
+  ReadSummary summary;
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::string error;
+  int exit_status = 0;
+};
+// open_trace(path) read into a CollectingConsumer (prefetch: ReadOptions::prefetch).
+ReadOutcome read_outcome(const std::string& path, bool prefetch);
+
+// Reads the trace at in into a new file named name, written in format
+// (native: frames of frame_events); the new file's path.
+std::string convert_file(const std::string& in, OutputFormat format, std::string_view name,
+                         uint32_t frame_events = 1u << 16);
+
+// The message of the Error f throws, which must be bad input (else "(exit
+// status N, not 2)"), or "(no error)".
+std::string bad_input_of(const std::function<void()>& f);
 
 // Benchmarks: the number of records in $HEAPLAY_BENCH_EVENTS, or fallback.
 uint64_t bench_events(uint64_t fallback);

@@ -84,7 +84,9 @@ void AtomicFile::commit() {
 
 void refuse_same_file(const std::string& in, const std::string& out) {
   struct stat a {}, b {};
-  if (stat(in.c_str(), &a) == 0 && stat(out.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
+  // "-": standard input, which may be redirected from the output's file.
+  const int got = in == "-" ? fstat(STDIN_FILENO, &a) : stat(in.c_str(), &a);
+  if (got == 0 && out != "-" && stat(out.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
       a.st_ino == b.st_ino)
     throw Error(fmt::format("{}: output would overwrite the input", out));
 }

@@ -41,7 +41,8 @@ class AtomicFile {
   bool in_place_ = false;
 };
 
-// Throws Error when out and in name the same file (so an input is never overwritten).
+// Throws Error when out and in name the same file (so an input is never
+// overwritten); in "-" is standard input, out "-" standard output.
 void refuse_same_file(const std::string& in, const std::string& out);
 
 }  // namespace heaplay

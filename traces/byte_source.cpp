@@ -4,7 +4,9 @@
 // into the library, whatever the caller asks for: see Decoder), so memory
 // does not depend on the file's size. A compressed stream that simply stops
 // (no end-of-frame) is a truncation, reported by truncated(); bytes that
-// fail to decode are corruption, an Error.
+// fail to decode are corruption, an Error. PrefixSource keeps the bytes
+// format detection looked at and serves them again, so that an input is
+// opened and read once (a pipe has no second chance).
 #include "traces/byte_source.hpp"
 
 #include <fcntl.h>
@@ -33,17 +35,25 @@ constexpr size_t kInBuffer = 128 * 1024;
 
 class FileSource final : public ByteSource {
  public:
-  explicit FileSource(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  // path "-": standard input, read from where it stands and left open.
+  explicit FileSource(const std::string& path) : name_(input_name(path)) {
+    if (path == "-") {
+      fd_ = STDIN_FILENO;
+      owned_ = false;
+    } else {
+      fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd_ < 0) throw Error(fmt::format("{}: cannot open: {}", name_, std::strerror(errno)));
+    }
     struct stat st {};
     if (fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
-      ::close(fd_);
-      throw Error(fmt::format("{}: is a directory, not a trace", path));
+      if (owned_) ::close(fd_);
+      throw Error(fmt::format("{}: is a directory, not a trace", name_));
     }
-    posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (S_ISREG(st.st_mode)) posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
   }
-  ~FileSource() override { ::close(fd_); }
+  ~FileSource() override {
+    if (owned_) ::close(fd_);
+  }
 
   size_t read(char* buf, size_t n) override {
     for (;;) {
@@ -53,15 +63,58 @@ class FileSource final : public ByteSource {
         return static_cast<size_t>(r);
       }
       if (errno != EINTR)
-        throw Error(fmt::format("{}: byte {}: read failed: {}", path_, offset_, std::strerror(errno)));
+        throw Error(fmt::format("{}: byte {}: read failed: {}", name_, offset_, std::strerror(errno)));
     }
   }
   uint64_t file_offset() const override { return offset_; }
 
  private:
-  std::string path_;
+  std::string name_;
   int fd_ = -1;
+  bool owned_ = true;
   uint64_t offset_ = 0;
+};
+
+// Bytes already read from the start of inner (format detection), served
+// again before the rest of inner: detection consumes nothing, so an input
+// is opened, and a pipe read, once.
+class PrefixSource final : public ByteSource {
+ public:
+  explicit PrefixSource(std::unique_ptr<ByteSource> inner) : inner_(std::move(inner)) {}
+  size_t read(char* buf, size_t n) override {
+    if (pos_ < prefix_.size()) {
+      const size_t k = std::min(n, prefix_.size() - pos_);
+      std::memcpy(buf, prefix_.data() + pos_, k);
+      pos_ += k;
+      return k;
+    }
+    return inner_->read(buf, n);
+  }
+  bool truncated() const override { return inner_->truncated(); }
+  // inner's offset counts the held bytes not yet served: a decompressor on
+  // top sees offsets as if it read the input directly.
+  uint64_t file_offset() const override { return inner_->file_offset() - (prefix_.size() - pos_); }
+
+  bool started() const { return pos_ > 0; }
+  // Reads from inner until n bytes are held, a '\n' is (stop_at_newline),
+  // or inner ends; the held bytes, at most n.
+  std::string held(size_t n, bool stop_at_newline) {
+    size_t look = 0;  // no '\n' before this
+    while (prefix_.size() < n) {
+      if (stop_at_newline && std::memchr(prefix_.data() + look, '\n', prefix_.size() - look)) break;
+      look = prefix_.size();
+      prefix_.resize(n);
+      const size_t k = inner_->read(prefix_.data() + look, n - look);
+      prefix_.resize(look + k);
+      if (k == 0) break;
+    }
+    return prefix_.substr(0, n);
+  }
+
+ private:
+  std::unique_ptr<ByteSource> inner_;
+  std::string prefix_;
+  size_t pos_ = 0;  // bytes of prefix_ served
 };
 
 // What the decompressors below share: every call into zstd or zlib is given
@@ -317,35 +370,43 @@ class GzipSink final : public ByteSink {
 
 }  // namespace
 
-std::unique_ptr<ByteSource> open_file_source(const std::string& path) {
-  return std::make_unique<FileSource>(path);
+std::string input_name(const std::string& path) { return path == "-" ? "<stdin>" : path; }
+
+std::unique_ptr<ByteSource> open_input_source(const std::string& path) { return std::make_unique<FileSource>(path); }
+
+bool is_regular_file(const std::string& path) {
+  struct stat st {};
+  return path != "-" && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-size_t peek_file(const std::string& path, unsigned char* buf, size_t n) {
-  FileSource f(path);
-  size_t got = 0;
-  while (got < n) {
-    size_t r = f.read(reinterpret_cast<char*>(buf) + got, n - got);
-    if (r == 0) break;
-    got += r;
+std::string peek_source(std::unique_ptr<ByteSource>& source, size_t n, bool stop_at_newline) {
+  auto* prefix = dynamic_cast<PrefixSource*>(source.get());
+  if (!prefix || prefix->started()) {
+    auto wrapped = std::make_unique<PrefixSource>(std::move(source));
+    prefix = wrapped.get();
+    source = std::move(wrapped);
   }
-  return got;
+  return prefix->held(n, stop_at_newline);
+}
+
+std::unique_ptr<ByteSource> open_decoded_source(std::unique_ptr<ByteSource> source, const std::string& path,
+                                                std::string* compression) {
+  const std::string magic = peek_source(source, 4);
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(magic[i]); };
+  if (magic.size() >= 4 && byte(0) == 0x28 && byte(1) == 0xB5 && byte(2) == 0x2F && byte(3) == 0xFD) {
+    if (compression) *compression = "zstd";
+    return std::make_unique<ZstdSource>(std::move(source), input_name(path));
+  }
+  if (magic.size() >= 2 && byte(0) == 0x1F && byte(1) == 0x8B) {
+    if (compression) *compression = "gzip";
+    return std::make_unique<GzipSource>(std::move(source), input_name(path));
+  }
+  if (compression) compression->clear();
+  return source;
 }
 
 std::unique_ptr<ByteSource> open_decoded_source(const std::string& path, std::string* compression) {
-  unsigned char magic[4] = {};
-  size_t n = peek_file(path, magic, sizeof magic);
-  auto file = open_file_source(path);
-  if (n >= 4 && magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD) {
-    if (compression) *compression = "zstd";
-    return std::make_unique<ZstdSource>(std::move(file), path);
-  }
-  if (n >= 2 && magic[0] == 0x1F && magic[1] == 0x8B) {
-    if (compression) *compression = "gzip";
-    return std::make_unique<GzipSource>(std::move(file), path);
-  }
-  if (compression) compression->clear();
-  return file;
+  return open_decoded_source(open_input_source(path), path, compression);
 }
 
 std::unique_ptr<ByteSink> make_plain_sink(AtomicFile& file) { return std::make_unique<PlainSink>(file); }

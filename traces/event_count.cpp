@@ -3,6 +3,7 @@
 #include <cstring>
 #include <memory>
 
+#include "traces/byte_source.hpp"
 #include "traces/formats.hpp"
 #include "traces/native_format.hpp"
 #include "traces/trace_io.hpp"
@@ -15,6 +16,7 @@ uint32_t le32(const unsigned char* p) { return p[0] | p[1] << 8 | p[2] << 16 | u
 
 std::optional<uint64_t> recorded_event_count(const std::string& path) {
   using namespace native;
+  if (!is_regular_file(path)) return std::nullopt;  // opening a pipe would take its first bytes
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!f) return std::nullopt;
   char magic[kMagicBytes];

@@ -19,6 +19,13 @@ inline bool is_native_magic(const unsigned char* p, size_t n) {
   return n >= sizeof kNativeMagic && std::memcmp(p, kNativeMagic, sizeof kNativeMagic) == 0;
 }
 
+// source: the input opened once, at its first byte (open_input_source, maybe
+// wrapped by peek_source); path names it in messages (input_name) and, when
+// it is a regular file, is opened again by a second read(). Reads the header
+// block before returning.
+std::unique_ptr<TraceReader> open_native_trace(std::unique_ptr<ByteSource> source, const std::string& path,
+                                               const ReadOptions& options);
+// The same on open_input_source(path).
 std::unique_ptr<TraceReader> open_native_trace(const std::string& path, const ReadOptions& options);
 std::unique_ptr<TraceWriter> make_native_writer(const std::string& path, const WriteOptions& options);
 

@@ -45,10 +45,12 @@ uint32_t get_u32(const unsigned char* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
 
-// Sequential reads with the file offset kept alongside.
+// Sequential reads from the input, opened once, with the file offset kept
+// alongside (counted from the input's first byte, whatever the source has
+// already served to format detection: peek_source hands those bytes on).
 class Input {
  public:
-  explicit Input(const std::string& path) : src_(open_file_source(path)) {}
+  explicit Input(std::unique_ptr<ByteSource> src) : src_(std::move(src)) {}
   // Reads up to n bytes; fewer only at the end of the file.
   size_t read(void* buf, size_t n) {
     char* p = static_cast<char*>(buf);
@@ -448,12 +450,13 @@ class BlockPipe {
 
 class NativeReader final : public TraceReader {
  public:
-  NativeReader(const std::string& path, const ReadOptions& options) : options_(options) {
-    info_.path = path;
+  NativeReader(std::unique_ptr<ByteSource> source, const std::string& path, const ReadOptions& options)
+      : options_(options), in_(std::make_unique<Input>(std::move(source))) {
+    info_.path = input_name(path);
     info_.format = TraceFormat::Native;
     info_.strings = &strings_;
-    Input in(path);
-    read_prologue(in);
+    if (is_regular_file(path)) reopen_ = path;
+    read_prologue(*in_);
   }
 
   const TraceInfo& info() const override { return info_; }
@@ -488,6 +491,10 @@ class NativeReader final : public TraceReader {
   uint32_t version_ = 0;
   std::unique_ptr<ZSTD_DCtx, DctxDeleter> dctx_{ZSTD_createDCtx()};
   Buffer header_payload_;  // the header block's, read by the constructor
+  // The input, past the header block, until the first read() takes it; a
+  // second read() opens reopen_ again ("": it cannot, a pipe or standard input).
+  std::unique_ptr<Input> in_;
+  std::string reopen_;
   // Per read():
   std::unique_ptr<Lifetimes> lifetimes_;
   std::vector<StringId> file_strings_;  // file string id -> strings_ id
@@ -602,8 +609,17 @@ void NativeReader::unpack(Input& in, Unpacked& u, uint64_t frame) {
 ReadSummary NativeReader::read(EventConsumer& consumer) {
   // Each read() starts from the top: the string table is kept (re-interning
   // the same strings yields the same ids), everything else starts afresh.
-  Input in(info_.path);
-  read_prologue(in);
+  // The first one goes on from the constructor's header; later ones open
+  // the file again.
+  if (!in_) {
+    if (reopen_.empty())
+      throw Error(fmt::format("{}: read a second time, but a pipe or standard input can be read only once",
+                              info_.path));
+    in_ = std::make_unique<Input>(open_input_source(reopen_));
+    read_prologue(*in_);
+  }
+  const std::unique_ptr<Input> taken = std::move(in_);
+  Input& in = *taken;
   lifetimes_ = std::make_unique<Lifetimes>();
   file_strings_.assign(1, kNoString);
   frames_ = records_ = 0;
@@ -1023,8 +1039,13 @@ invalid:
 
 namespace heaplay {
 
+std::unique_ptr<TraceReader> open_native_trace(std::unique_ptr<ByteSource> source, const std::string& path,
+                                               const ReadOptions& options) {
+  return std::make_unique<native::NativeReader>(std::move(source), path, options);
+}
+
 std::unique_ptr<TraceReader> open_native_trace(const std::string& path, const ReadOptions& options) {
-  return std::make_unique<native::NativeReader>(path, options);
+  return open_native_trace(open_input_source(path), path, options);
 }
 
 }  // namespace heaplay

@@ -1,7 +1,10 @@
-// trace_io.cpp: format detection and writer selection (see trace_io.hpp).
+// trace_io.cpp: format detection, writer selection, and the refusal of
+// inputs that cannot be read twice (see trace_io.hpp).
 #include "traces/trace_io.hpp"
 
-#include <algorithm>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstring>
 
 #include <fmt/format.h>
@@ -13,65 +16,56 @@ namespace heaplay {
 
 namespace {
 
-// Serves a few bytes already read from a source (to look at the first line),
-// then the rest of that source: detection consumes nothing.
-class PrefixSource final : public ByteSource {
- public:
-  PrefixSource(std::string prefix, std::unique_ptr<ByteSource> inner)
-      : prefix_(std::move(prefix)), inner_(std::move(inner)) {}
-  size_t read(char* buf, size_t n) override {
-    if (pos_ < prefix_.size()) {
-      size_t k = std::min(n, prefix_.size() - pos_);
-      std::memcpy(buf, prefix_.data() + pos_, k);
-      pos_ += k;
-      return k;
-    }
-    return inner_->read(buf, n);
-  }
-  bool truncated() const override { return inner_->truncated(); }
-  uint64_t file_offset() const override { return inner_->file_offset(); }
-
- private:
-  std::string prefix_;
-  size_t pos_ = 0;
-  std::unique_ptr<ByteSource> inner_;
-};
-
 constexpr size_t kSniffBytes = 4096;  // enough for any first line that decides the format
 
 }  // namespace
 
+// The input is opened once and every look at its first bytes goes through
+// peek_source, which hands them on: a pipe, a FIFO or standard input reads
+// as a file does.
 std::unique_ptr<TraceReader> open_trace(const std::string& path, const ReadOptions& options) {
-  unsigned char head[16] = {};
-  size_t n = peek_file(path, head, sizeof head);
+  std::unique_ptr<ByteSource> source = open_input_source(path);
+  const std::string head = peek_source(source, sizeof kNativeMagic);
+  const auto* h = reinterpret_cast<const unsigned char*>(head.data());
   // A native file, or one cut inside the magic: the native reader says so.
-  const bool native_prefix = n > 0 && n < sizeof kNativeMagic && std::memcmp(head, kNativeMagic, n) == 0;
-  if (is_native_magic(head, n) || native_prefix) return open_native_trace(path, options);
+  const bool native_prefix = !head.empty() && head.size() < sizeof kNativeMagic &&
+                             std::memcmp(h, kNativeMagic, head.size()) == 0;
+  if (is_native_magic(h, head.size()) || native_prefix) return open_native_trace(std::move(source), path, options);
   // Everything else is line-oriented text, possibly compressed as a whole:
   // heaplay text, heaptrack or mtrace, told apart by the first line.
   TraceInfo info;
-  info.path = path;
-  auto source = open_decoded_source(path, &info.compression);
+  info.path = input_name(path);
+  source = open_decoded_source(std::move(source), path, &info.compression);
   // Decompression may overlap parsing; a plain file has the kernel's read-ahead.
   if (options.prefetch && !info.compression.empty()) source = make_read_ahead_source(std::move(source));
-  std::string prefix(kSniffBytes, '\0');
-  size_t got = 0;
-  while (got < prefix.size() && std::memchr(prefix.data(), '\n', got) == nullptr) {
-    size_t k = source->read(prefix.data() + got, prefix.size() - got);
-    if (k == 0) break;
-    got += k;
-  }
-  prefix.resize(got);
+  const std::string prefix = peek_source(source, kSniffBytes, true);
   std::string_view first(prefix);
   first = first.substr(0, first.find('\n'));
   if (!first.empty() && first.back() == '\r') first.remove_suffix(1);
-  TraceFormat format = text_format_of(first);
-  auto all = std::make_unique<PrefixSource>(std::move(prefix), std::move(source));
-  switch (format) {
-    case TraceFormat::Heaptrack: return open_heaptrack_trace(std::move(all), std::move(info), options);
-    case TraceFormat::Mtrace: return open_mtrace_trace(std::move(all), std::move(info), options);
-    default: return open_text_trace(std::move(all), std::move(info), options);
+  switch (text_format_of(first)) {
+    case TraceFormat::Heaptrack: return open_heaptrack_trace(std::move(source), std::move(info), options);
+    case TraceFormat::Mtrace: return open_mtrace_trace(std::move(source), std::move(info), options);
+    default: return open_text_trace(std::move(source), std::move(info), options);
   }
+}
+
+void require_rereadable(const std::string& path, std::string_view what) {
+  struct stat st {};
+  const bool standard_input = path == "-";
+  if (standard_input ? fstat(STDIN_FILENO, &st) != 0 : stat(path.c_str(), &st) != 0) {
+    if (!standard_input) return;  // opening it names the problem
+    st.st_mode = 0;
+  }
+  const char* kind = S_ISFIFO(st.st_mode)  ? "a pipe"
+                     : S_ISCHR(st.st_mode) ? "a character device"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                     : standard_input      ? "standard input"
+                                           : nullptr;
+  if (!kind) return;  // a regular file (a directory, a block device: opening or reading decides)
+  // Standard input redirected from a file: the file has a path to give.
+  const char* remedy = S_ISREG(st.st_mode) ? "give the file's path instead" : "write it to a file first";
+  throw Error(fmt::format("{}: {}; {} can be read only once: {}", input_name(path), what, kind, remedy),
+              kExitBadInput);
 }
 
 OutputFormat parse_output_format(const std::string& name) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "traces/consumer.hpp"
 
@@ -30,7 +31,20 @@ class TraceReader {
   virtual ReadSummary read(EventConsumer& consumer) = 0;
 };
 
+// path "-" reads standard input. The input is opened once and read once, in
+// order (format detection hands the bytes it looks at on to the reader), so a
+// pipe, a FIFO or standard input serves as well as a file; messages name "-"
+// as "<stdin>" (input_name, byte_source.hpp).
 std::unique_ptr<TraceReader> open_trace(const std::string& path, const ReadOptions& options = {});
+
+// For commands that read a trace more than once (its metadata first, then its
+// events; compare once per stack): throws Error (exit 2) naming the input when
+// path is "-" (standard input) or names a pipe, a FIFO, a character device or
+// a socket, which a first pass would consume. Looks at the file's type only
+// (stat), reading nothing. what says why, e.g. "replay reads the trace more
+// than once (its metadata first)". A path that does not exist passes (opening
+// it names the problem).
+void require_rereadable(const std::string& path, std::string_view what);
 
 enum class OutputFormat { Text, TextZstd, TextGzip, Native };
 // "text", "text.zst", "text.gz", "native" -> format; throws Error otherwise.
@@ -71,14 +85,16 @@ namespace heaplay {
 
 // The metadata a trace declares before its first event (native: the header;
 // text: leading "#@" lines), read without going further. Commands that must
-// choose settings before replaying (the Python version) look here.
+// choose settings before replaying (the Python version) look here. On a pipe
+// the bytes read are gone: such commands require_rereadable first.
 Metadata leading_metadata(const std::string& path);
 
 // The metadata as it stands at the end of the trace: for a native file, every
 // metadata block (found by hopping over block headers, no decoding; a damaged
 // or cut block ends the walk), so keys a recorder wrote after its last frame
 // are included; for other formats, the leading metadata (late `#@` lines of a
-// text trace are seen only by a full read).
+// text trace are seen only by a full read). A first pass, so path must be a
+// file that can be read again: throws like require_rereadable otherwise.
 Metadata trace_metadata(const std::string& path);
 
 }  // namespace heaplay
@@ -87,7 +103,8 @@ namespace heaplay {
 
 // The number of records a complete native trace declares in its end block
 // (read from the file's last bytes, nothing else); nullopt for other formats,
-// truncated files and anything unreadable. Progress bars use it as a total.
+// truncated files, anything unreadable and anything but a regular file (a
+// pipe is not touched). Progress bars use it as a total.
 std::optional<uint64_t> recorded_event_count(const std::string& path);
 
 }  // namespace heaplay

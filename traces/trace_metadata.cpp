@@ -45,11 +45,13 @@ uint32_t le32(const unsigned char* p) { return p[0] | p[1] << 8 | p[2] << 16 | u
 
 Metadata trace_metadata(const std::string& path) {
   using namespace native;
-  unsigned char magic[kMagicBytes] = {};
-  if (!is_native_magic(magic, peek_file(path, magic, sizeof magic))) return leading_metadata(path);
-  Metadata out;
+  // A pipe would lose what this pass reads (and the replay after it the rest).
+  require_rereadable(path, "its metadata is read before its events");
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!f) return leading_metadata(path);  // the reader names the problem
+  unsigned char magic[kMagicBytes] = {};
+  if (!is_native_magic(magic, std::fread(magic, 1, sizeof magic, f.get()))) return leading_metadata(path);
+  Metadata out;
   std::vector<uint8_t> payload;
   // Blocks from the header on; a damaged or cut block ends the walk (reading
   // the trace reports it), so does the end block.

@@ -79,6 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace heaplay::fuzz;
   std::string file = build_file(data, size);
   const std::string& path = mem_file().hold(reinterpret_cast<const uint8_t*>(file.data()), file.size());
-  read_three_ways(path, heaplay::open_native_trace, 5);
+  // open_native_trace has a ByteSource overload too: name the path one.
+  read_three_ways(path, [](const std::string& p, const heaplay::ReadOptions& o) { return heaplay::open_native_trace(p, o); }, 5);
   return 0;
 }
