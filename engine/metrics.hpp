@@ -126,7 +126,24 @@ struct LevelSum {
 // other one (those at multiples of 2 * stride) and doubles the stride.
 class Sampler {
  public:
-  explicit Sampler(uint64_t limit) : cap_(limit > 0 ? limit - 1 : 0), next_(cap_ ? 1 : UINT64_MAX) {}
+  // expected: the number of records the trace will have, when known (a
+  // complete native file declares it). Unknown, the stride starts at 1 and
+  // doubles whenever the rows fill up: about cap * (1 + log2(N / cap) / 2)
+  // samples are taken to keep cap, each reading /proc under a real raw layer.
+  // Known, it starts at the stride it would end with (the smallest power of
+  // two s with N / s <= cap), so about N / s samples are taken: the same
+  // rows. A wrong guess costs nothing but those savings (more records go on
+  // doubling; fewer leave fewer rows).
+  explicit Sampler(uint64_t limit, uint64_t expected = 0)
+      : cap_(limit > 0 ? limit - 1 : 0), next_(cap_ ? 1 : UINT64_MAX) {
+    if (cap_ == 0) return;
+    // All the room the rows will take, now: a replay into the real malloc
+    // heap (raw glibc) measures that heap from its first request on, and the
+    // rows must not grow it.
+    rows_.reserve(cap_);
+    while (expected / stride_ > cap_) stride_ *= 2;
+    next_ = stride_;
+  }
   // Whether the state after `records` records is to be sampled.
   bool due(uint64_t records) const { return records == next_; }
   void add(const Sample& s);

@@ -58,7 +58,7 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
       graph_(mem_, live_),
       meter_(stack.meter()),
       has_rss_(is_real(options.raw)),
-      sampler_(metrics.samples),
+      sampler_(metrics.samples, metrics.expected_records),
       progress_(metrics.progress),
       time_every_(std::max<uint32_t>(1, metrics.time_every)),
       alloc_countdown_(time_every_),

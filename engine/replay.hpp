@@ -107,6 +107,10 @@ struct ReplayResult {
 // What the Replayer measures beyond the layers' own counters.
 struct MetricsOptions {
   uint64_t samples = 1000;  // timeline rows at most (at least 1: the final state)
+  // The trace's record count when known (recorded_event_count()), else 0:
+  // the timeline then takes its rows without the samples it would drop
+  // (Sampler). The rows are the same either way.
+  uint64_t expected_records = 0;
   // When set, the records replayed so far, stored (relaxed) after each batch:
   // `heaplay compare` shows its progress bar from it (a counter in memory
   // shared with the parent process). One store per batch: no cost per record.

@@ -38,7 +38,10 @@ ReplayResult replay_trace(const ReplayJob& job, const std::function<void(const S
   // objspec.sites: a first pass picks the most frequent site tags.
   if (spec.has(LayerKind::Objspec) && params.objspec.sites > 0)
     params.objspec.site_tags = top_sites(job.input, r, params.objspec.sites);
-  MetricsOptions metrics{job.samples, job.progress};
+  MetricsOptions metrics;
+  metrics.samples = job.samples;
+  metrics.progress = job.progress;
+  metrics.expected_records = recorded_event_count(job.input).value_or(0);
   auto finish = [&](const Stack& stack, const Replayer& replayer) {
     ReplayResult result = replayer.finish();
     if (after) after(stack);

@@ -176,6 +176,48 @@ TEST(Metrics, SamplerStaysBoundedAndEvenlySpaced) {
   }
 }
 
+// Told the record count, the sampler keeps the same rows, taking only them.
+TEST(Metrics, SamplerToldTheRecordCountKeepsTheSameRowsWithFewerSamples) {
+  for (uint64_t limit : {2u, 3u, 4u, 7u, 1000u}) {
+    for (uint64_t n : {1u, 5u, 999u, 1000u, 1001u, 4096u, 123457u}) {
+      Sampler blind(limit), told(limit, n);
+      uint64_t blind_adds = 0, told_adds = 0;
+      for (uint64_t i = 1; i <= n; ++i) {
+        if (blind.due(i)) blind.add(at(i)), ++blind_adds;
+        if (told.due(i)) told.add(at(i)), ++told_adds;
+      }
+      std::vector<uint64_t> a, b;
+      for (const Sample& r : blind.finish(at(n))) a.push_back(r.event);
+      for (const Sample& r : told.finish(at(n))) b.push_back(r.event);
+      EXPECT_EQ(a, b) << "limit " << limit << ", " << n << " records";
+      EXPECT_EQ(told.stride(), blind.stride());
+      EXPECT_LE(told_adds, limit - 1);
+      EXPECT_EQ(told_adds, n / told.stride());  // only the rows it keeps (the last row is the final state)
+    }
+  }
+  // 123457 records, 999 rows: stride 128 (123457 / 128 = 964 rows). Blind,
+  // 4464 samples: 999 at stride 1, then about 500 at each of the 7 strides
+  // after it (counted by a Python model of the doubling rule).
+  Sampler blind(1000), told(1000, 123457);
+  uint64_t blind_adds = 0, told_adds = 0;
+  for (uint64_t i = 1; i <= 123457; ++i) {
+    if (blind.due(i)) blind.add(at(i)), ++blind_adds;
+    if (told.due(i)) told.add(at(i)), ++told_adds;
+  }
+  EXPECT_EQ(told.stride(), 128u);
+  EXPECT_EQ(told_adds, 964u);
+  EXPECT_EQ(blind_adds, 4464u);
+  // Told too few records, it goes on doubling; told too many, it keeps fewer rows.
+  Sampler low(1000, 1000), high(1000, 1u << 20);
+  for (uint64_t i = 1; i <= 123457; ++i) {
+    if (low.due(i)) low.add(at(i));
+    if (high.due(i)) high.add(at(i));
+  }
+  EXPECT_EQ(low.stride(), 128u);
+  EXPECT_EQ(high.stride(), 2048u);
+  EXPECT_EQ(high.finish(at(123457)).size(), 123457u / 2048 + 1);
+}
+
 // pooled: classes 6 (112 B, 145 a pool), 1 (32 B, 510) and 31 (512 B, 31).
 const char* kPooledTrace =
     "a 1 100\n"  // live 100, allocated 112; pool A (class 6); the arena has 1 live block

@@ -91,7 +91,7 @@ echo "== compare of 4 stacks, --jobs 1 vs --jobs 2 (hyperfine medians, pylike 10
 p10=$dir/p10.heaplay
 [ -f "$p10" ] || "$heaplay" -q synth pylike --events 10000000 --seed 1 -o "$p10"
 cmp="$heaplay -q compare $p10 --stacks raw,pooled,objspec,gc --format csv --no-progress"
-hyperfine -N -w 1 -r 5 --export-json "$dir/jobs.json" "$cmp --jobs 1" "$cmp --jobs 2" >/dev/null
+hyperfine -N -w 1 -r 7 --export-json "$dir/jobs.json" "$cmp --jobs 1" "$cmp --jobs 2" >/dev/null
 python3 - "$dir/jobs.json" <<'PY'
 import json, sys
 m = {("1" if "--jobs 1" in r["command"] else "2"): r["median"] for r in json.load(open(sys.argv[1]))["results"]}
