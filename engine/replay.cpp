@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <type_traits>
 #include "engine/gc_layer.hpp"
 
 #include "traces/error.hpp"
@@ -66,6 +67,7 @@ Replayer::Replayer(Stack& stack, const Params& params, const StackOptions& optio
       timer_overhead_ns_(empty_region_ns()) {
   pooled_ = dynamic_cast<const PooledLayer*>(stack.find(LayerKind::Pooled));
   glibc_ = dynamic_cast<RawGlibc*>(&mem_);
+  if (glibc_) glibc_depth_ = glibc_->depth();
   if (has_rss_) {
     refresh_on_growth_ = top_.held_is_polled();
     // A layer that keeps held exact per request (raw glibc) refreshes only to
@@ -104,24 +106,27 @@ void Replayer::begin(const TraceInfo& info) {
   if (info.strings) top_.use_strings(*info.strings);
 }
 
-void Replayer::keep_block(const Event& e) {
+void Replayer::throw_block_not_an_address() {
+  throw Error("replay: raw glibc returned a block with a handle, flags or another depth: invariant broken", kExitFailure);
+}
+
+void Replayer::keep_block(const Block& b) {
   kept_.ensure(nkept_);
-  kept_[nkept_++] = blocks_[e.slot.value];
+  kept_[nkept_++] = b;
   ++result_.skipped_gc_frees;
 }
 
 void Replayer::take_sample() { sampler_.add(sample()); }
 
-void Replayer::timed_alloc(const Event& e) {
+Block Replayer::timed_alloc(const Event& e) {
   const uint64_t t0 = clock_ns();
   const Block b = mem_.allocate(Request{e.size, e.str, e.domain});
   alloc_ns_ += clock_ns() - t0;
   ++alloc_timed_;
-  blocks_[e.slot.value] = b;
+  return b;
 }
 
-void Replayer::timed_free(const Event& e) {
-  const Block b = blocks_[e.slot.value];
+void Replayer::timed_free(const Event& e, const Block& b) {
   const uint64_t t0 = clock_ns();
   mem_.release(b, Request{e.size, e.str, e.domain});
   free_ns_ += clock_ns() - t0;
@@ -197,6 +202,7 @@ void Replayer::events(std::span<const Event> batch) {
 // Mem: Layer, or the final class of the memory layer (its calls then direct).
 template <class Mem>
 void Replayer::run(std::span<const Event> batch, Mem& mem) {
+  constexpr bool kAddr = std::is_same_v<Mem, RawGlibc>;  // blocks in addrs_
   const auto t0 = std::chrono::steady_clock::now();
   const uint64_t records0 = records_;
   uint64_t stale = 0;
@@ -217,12 +223,13 @@ void Replayer::run(std::span<const Event> batch, Mem& mem) {
         const Event& e = *at;
         switch (e.kind) {
           case EventKind::Alloc: {
-            blocks_.ensure(e.slot.value);
+            if constexpr (kAddr) addrs_.ensure(e.slot.value);
+            else blocks_.ensure(e.slot.value);
             if (--alloc_countdown == 0) [[unlikely]] {
               alloc_countdown = time_every_;
-              timed_alloc(e);
+              set_block<kAddr>(e.slot.value, timed_alloc(e));
             } else {
-              blocks_[e.slot.value] = mem.allocate(Request{e.size, e.str, e.domain});
+              set_block<kAddr>(e.slot.value, mem.allocate(Request{e.size, e.str, e.domain}));
             }
             ++result_.allocs;
             ++live_blocks_;
@@ -232,21 +239,21 @@ void Replayer::run(std::span<const Event> batch, Mem& mem) {
           case EventKind::Free:
             ++result_.frees;
             if ((e.flags & kFlagGc) && !gc_) [[unlikely]] {
-              keep_block(e);  // no collector here freed it: it stays live
+              keep_block(block_at<kAddr>(e.slot.value));  // no collector here freed it: it stays live
               break;
             }
             if (--free_countdown == 0) [[unlikely]] {
               free_countdown = time_every_;
-              timed_free(e);
+              timed_free(e, block_at<kAddr>(e.slot.value));
             } else {
-              mem.release(blocks_[e.slot.value], Request{e.size, e.str, e.domain});
+              mem.release(block_at<kAddr>(e.slot.value), Request{e.size, e.str, e.domain});
             }
             --live_blocks_;
             live_.now -= e.size;
             break;
           case EventKind::Realloc: {
-            Block& b = blocks_[e.slot.value];
-            b = mem.reallocate(b, e.old_size, Request{e.size, e.str, e.domain});
+            set_block<kAddr>(e.slot.value,
+                             mem.reallocate(block_at<kAddr>(e.slot.value), e.old_size, Request{e.size, e.str, e.domain}));
             ++result_.reallocs;
             live_.now -= e.old_size;
             live_.add(e.size);

@@ -146,8 +146,26 @@ class Replayer final : public EventConsumer {
   // events() for a memory layer of type Mem (Layer, or RawGlibc: direct calls).
   template <class Mem>
   void run(std::span<const Event> batch, Mem& mem);
-  // f ID gc without a collector: the block stays live, in kept_.
-  void keep_block(const Event& e);
+  // The block slot s holds. kAddr: raw glibc's table (addrs_), else blocks_.
+  template <bool kAddr>
+  Block block_at(uint32_t s) const {
+    if constexpr (kAddr) return Block{addrs_[s], 0, glibc_depth_, 0, {}};
+    else return blocks_[s];
+  }
+  template <bool kAddr>
+  void set_block(uint32_t s, const Block& b) {
+    if constexpr (kAddr) {
+#ifdef HEAPLAY_CHECKS
+      if (b.handle != 0 || b.flags != 0 || b.depth != glibc_depth_) throw_block_not_an_address();
+#endif
+      addrs_[s] = b.addr;
+    } else {
+      blocks_[s] = b;
+    }
+  }
+  [[noreturn]] static void throw_block_not_an_address();  // invariant checks: addrs_ would lose a block's fields
+  // f ID gc without a collector: the block b stays live, in kept_.
+  void keep_block(const Block& b);
   // The moments of new peaks (records_ is the record count then).
   // Returns held after the record (a refresh may have read it anew).
   [[gnu::noinline]] uint64_t new_live_peak(uint64_t live, uint64_t held);
@@ -160,8 +178,8 @@ class Replayer final : public EventConsumer {
   void refresh();
   uint64_t next_stop_at() const { return std::min(sampler_.next(), next_refresh_); }
   // The sampled timings: one allocate or release, clocked.
-  [[gnu::noinline]] void timed_alloc(const Event& e);
-  [[gnu::noinline]] void timed_free(const Event& e);
+  [[gnu::noinline]] Block timed_alloc(const Event& e);
+  [[gnu::noinline]] void timed_free(const Event& e, const Block& b);
   Sample sample() const;  // the state now (reads RSS with raw glibc)
   // r.metrics from the running figures; last: the final state, raw_free: the
   // raw layer's free bytes, both measured before finish() allocated.
@@ -174,6 +192,12 @@ class Replayer final : public EventConsumer {
   RawGlibc* glibc_ = nullptr;    // mem_, when it is raw glibc
   ReplayResult result_;
   SlotTable<Block> blocks_;      // the block each live slot holds
+  // With raw glibc as the memory layer, a block is its address alone (handle
+  // 0, no flags, the layer's depth): 8 bytes a slot where a Block takes 16,
+  // so the table the frees read at random stays in a core's L2 cache twice
+  // as far (the bare malloc loop's own pointer table is 8 bytes a slot).
+  SlotTable<Addr> addrs_;
+  uint8_t glibc_depth_ = 0;
   LiveBytes live_;               // requested bytes of live blocks and objects
   RefGraph graph_;
   uint64_t live_blocks_ = 0;     // blocks from a records still live (kept ones included)

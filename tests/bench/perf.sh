@@ -107,7 +107,7 @@ else
   echo "heaptrack is not installed (bash .ci/setup installs it)"
 fi
 
-echo "== replay against bare allocator loops (whole process, hyperfine medians, 10M records)"
+echo "== replay against bare allocator loops (whole process, alternating rounds, medians, 10M records)"
 # The loops make the trace's requests from an array decoded beforehand
 # (tests/bench/alloc_loop.cpp); heaplay reads, validates, replays and reports.
 [ -f "$dir/b10.heaplay" ] || "$heaplay" -q synth pylike --no-objects --events 10000000 --seed 1 -o "$dir/b10.heaplay"
@@ -115,20 +115,16 @@ echo "== replay against bare allocator loops (whole process, hyperfine medians, 
 loops=("$build/tests/alloc_loop run $dir/b10.ops --touch first")
 [ -x "$build/tests/alloc_loop_pymalloc" ] && loops+=("$build/tests/alloc_loop_pymalloc run $dir/b10.ops")
 replay="$heaplay replay $dir/b10.heaplay --format json --no-progress"
-hyperfine -N -w 1 -r 7 --export-json "$dir/loops.json" "${loops[@]}" \
-  "$replay --raw glibc --stack raw --touch first" "$replay --stack pooled" \
-  "$replay --stack pooled --raw glibc --touch first" >/dev/null
-python3 - "$dir/loops.json" <<'PY'
-import json, sys
-m = {r["command"]: r["median"] for r in json.load(open(sys.argv[1]))["results"]}
-loop = next(v for k, v in m.items() if "alloc_loop run" in k)
-py = next((v for k, v in m.items() if "alloc_loop_pymalloc" in k), None)
-for k, v in m.items():
-    line = f"{k.split('/')[-1] if 'alloc_loop' in k else k.split(' --format')[0].split('heaplay ')[-1] + k.split('--no-progress')[-1]}: {v*1e3:.1f} ms"
-    if "--raw glibc --stack raw" in k: line += f"  ({v/loop:.2f}x the glibc loop; target 1.25x)"
-    if "--stack pooled" in k and py: line += f"  ({v/py:.2f}x the pymalloc loop; target 1.5x)"
-    print(line)
-PY
+# Alternating rounds (interleave.py), not hyperfine's back-to-back runs: the
+# ratios are medians of per-round ratios, robust to the shared machine's
+# drifting load. The pymalloc loop's line gives pooled's ratio to it.
+python3 tests/bench/interleave.py 15 "${loops[0]}" \
+  "$replay --raw glibc --stack raw --touch first" \
+  "$replay --raw glibc --stack raw --touch first --samples 1" \
+  "$replay --stack pooled" "$replay --stack pooled --raw glibc --touch first"
+if [ "${#loops[@]}" -gt 1 ]; then
+  python3 tests/bench/interleave.py 15 "${loops[1]}" "$replay --stack pooled"
+fi
 
 # Trace length 10M/100M/1B, memory per live block, compare --jobs 1 vs 2
 # (about 6 minutes and 3 GB more; HEAPLAY_SCALING_SIZES to change the sizes).

@@ -9,7 +9,7 @@
 #      takes ~2 GB in DIR and about 2 minutes to make.
 #   2. memory per live block: traces that allocate N blocks (or objects),
 #      then free them all; (peak RSS at 4M - peak RSS at 1M) / 3M.
-#   3. compare of 4 stacks with --jobs 1 and --jobs 2 (hyperfine medians).
+#   3. compare of 4 stacks with --jobs 1 and --jobs 2 (tests/bench/interleave.py).
 #
 # Peak RSS is /usr/bin/time's %M (the process's high-water mark).
 set -euo pipefail
@@ -87,13 +87,8 @@ per_block "replay --stack pooled (sim), blocks" a "$heaplay" replay --stack pool
 per_block "replay --stack raw --raw glibc, blocks" a "$heaplay" replay --stack raw --raw glibc --no-progress
 per_block "replay --stack gc (sim), objects" o "$heaplay" replay --stack gc --no-progress
 
-echo "== compare of 4 stacks, --jobs 1 vs --jobs 2 (hyperfine medians, pylike 10M records)"
+echo "== compare of 4 stacks, --jobs 1 vs --jobs 2 (alternating rounds, medians, pylike 10M records)"
 p10=$dir/p10.heaplay
 [ -f "$p10" ] || "$heaplay" -q synth pylike --events 10000000 --seed 1 -o "$p10"
 cmp="$heaplay -q compare $p10 --stacks raw,pooled,objspec,gc --format csv --no-progress"
-hyperfine -N -w 1 -r 7 --export-json "$dir/jobs.json" "$cmp --jobs 1" "$cmp --jobs 2" >/dev/null
-python3 - "$dir/jobs.json" <<'PY'
-import json, sys
-m = {("1" if "--jobs 1" in r["command"] else "2"): r["median"] for r in json.load(open(sys.argv[1]))["results"]}
-print(f"--jobs 1: {m['1']:.2f} s, --jobs 2: {m['2']:.2f} s: {m['1'] / m['2']:.2f}x faster with two")
-PY
+python3 "$(dirname "$0")/interleave.py" 7 "$cmp --jobs 1" "$cmp --jobs 2"
