@@ -125,6 +125,10 @@ python3 tests/bench/interleave.py 15 "${loops[0]}" \
 if [ "${#loops[@]}" -gt 1 ]; then
   python3 tests/bench/interleave.py 15 "${loops[1]}" "$replay --stack pooled"
 fi
+# Random frees among 50K live blocks (the steady trace made above).
+"$build/tests/alloc_loop" decode "$dir/s10.heaplay" "$dir/s10.ops" >/dev/null
+python3 tests/bench/interleave.py 11 "$build/tests/alloc_loop run $dir/s10.ops --touch first" \
+  "$heaplay replay $dir/s10.heaplay --format json --no-progress --raw glibc --stack raw --touch first"
 
 # Trace length 10M/100M/1B, memory per live block, compare --jobs 1 vs 2
 # (about 6 minutes and 3 GB more; HEAPLAY_SCALING_SIZES to change the sizes).
