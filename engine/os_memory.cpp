@@ -82,7 +82,7 @@ uint64_t default_max_memory() {
   return phys ? phys / 2 : UINT64_MAX;
 }
 
-void write_block(Touch touch, void* p, uint64_t from, uint64_t to, uint64_t page) {
+void write_block_rest(Touch touch, void* p, uint64_t from, uint64_t to, uint64_t page) {
   if (touch == Touch::None || from >= to) return;
   volatile unsigned char* base = static_cast<unsigned char*>(p);
   if (touch == Touch::First) {

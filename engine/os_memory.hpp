@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "engine/layer.hpp"
@@ -28,13 +29,26 @@ uint64_t rss_peak();
 uint64_t physical_memory_bytes();
 uint64_t default_max_memory();
 
+// The byte --touch writes.
+inline constexpr unsigned char kTouchByte = 0x5a;
+// write_block() past its inline cases.
+void write_block_rest(Touch touch, void* p, uint64_t from, uint64_t to, uint64_t page);
+
 // Writes into bytes [from, to) of the block at p as --touch says: nothing
 // (None), the part of the first 8 bytes in range (First), or one byte in
-// every page of the range (All). page: the page size.
-void write_block(Touch touch, void* p, uint64_t from, uint64_t to, uint64_t page);
-// The byte --touch writes, and eight of them (a whole first-8-bytes touch).
-inline constexpr unsigned char kTouchByte = 0x5a;
-inline constexpr uint64_t kTouchWord = 0x5a5a5a5a5a5a5a5aull;
+// every page of the range (All). page: the page size. Inline for the cases
+// every request of the real raw layers takes: none, and a whole first-8-bytes
+// touch of a new block (one store).
+inline void write_block(Touch touch, void* p, uint64_t from, uint64_t to, uint64_t page) {
+  if (touch == Touch::None) return;
+  if (touch == Touch::First && from == 0 && to >= 8) [[likely]] {
+    constexpr uint64_t kTouchWord = 0x0101010101010101ull * kTouchByte;
+    std::memcpy(p, &kTouchWord, sizeof kTouchWord);
+    asm volatile("" ::"r"(p) : "memory");  // the store is the point: keep it
+    return;
+  }
+  write_block_rest(touch, p, from, to, page);
+}
 
 // Aligned anonymous mappings (pooled's arenas): a larger mapping, then both
 // ends unmapped, so exactly the rounded-up bytes stay mapped. `who` names the

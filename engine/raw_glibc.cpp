@@ -163,7 +163,7 @@ Block RawGlibc::reallocate(const Block& b, uint64_t old_size, const Request& r) 
   meter_->allocated = meter_->allocated - was.usable + c.usable;
   peak_usable_live_ = std::max(peak_usable_live_, usable_live_);
   note_growth();
-  write(p, old_size, r.size);
+  write_block(touch_, p, old_size, r.size, page_);
   return Block{addr(p), 0, depth_, {}};
 }
 
@@ -180,7 +180,7 @@ void RawGlibc::unmap(Addr a, uint64_t bytes) {
   meter_->held = held_bytes();
 }
 
-void RawGlibc::touch(Addr a, uint64_t bytes) { write(ptr(a), 0, bytes); }
+void RawGlibc::touch(Addr a, uint64_t bytes) { write_block(touch_, ptr(a), 0, bytes, page_); }
 
 LayerReport RawGlibc::report() const {
   // Measure before building the report, which allocates.

@@ -154,15 +154,6 @@ class RawGlibc final : public Layer {
 
  private:
   [[gnu::noinline]] void start();                   // takes the baseline
-  void write(void* p, uint64_t from, uint64_t to) {  // per touch_, bytes [from, to) of the block at p
-    if (touch_ == Touch::First && from == 0 && to >= 8) [[likely]] {
-      // The common case inline: one 8-byte store (write_block writes byte by byte).
-      std::memcpy(p, &kTouchWord, sizeof kTouchWord);
-      asm volatile("" ::"r"(p) : "memory");  // the store is the point: keep it
-      return;
-    }
-    write_block(touch_, p, from, to, page_);
-  }
   void note_growth() {  // after a request that can grow the heap: --max-memory, peak_held_
     const uint64_t h = held_bytes();
     limit_.check(h, "the heap and mapped arenas");
@@ -216,7 +207,7 @@ inline Block RawGlibc::allocate(const Request& r) {
   meter_->allocated += c.usable;
   peak_usable_live_ = std::max(peak_usable_live_, usable_live_);
   note_growth();  // before a byte is touched: --max-memory
-  write(p, 0, r.size);
+  write_block(touch_, p, 0, r.size, page_);
   return Block{static_cast<Addr>(reinterpret_cast<uintptr_t>(p)), 0, depth_, 0, {}};
 }
 
