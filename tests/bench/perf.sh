@@ -58,23 +58,7 @@ for r in json.load(open(sys.argv[1]))["results"]:
 PY
 
 echo "== peak RSS: memory follows the live set, not the trace length"
-cc -O2 -x c - -o "$dir/steady" <<'C'
-/* steady N: a text trace of N records whose live set stays near 50,000 blocks. */
-#include <stdio.h>
-#include <stdlib.h>
-int main(int argc, char** argv) {
-  unsigned long n = strtoul(argv[1], 0, 10), x = 88172645463325252ul;
-  enum { K = 100000 };
-  static unsigned char live[K];
-  for (unsigned long i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    unsigned long id = x % K;
-    if (live[id]) { printf("f %lu\n", id); live[id] = 0; }
-    else { printf("a %lu %lu\n", id, 16 + (x >> 40) % 500); live[id] = 1; }
-  }
-  return 0;
-}
-C
+cc -O2 tests/bench/steady.c -o "$dir/steady"
 for n in 10 100; do
   [ -f "$dir/s$n.heaplay" ] || { "$dir/steady" ${n}000000 > "$dir/s$n.trace" && "$heaplay" -q convert "$dir/s$n.trace" "$dir/s$n.heaplay"; }
 done

@@ -19,22 +19,7 @@ sizes=${HEAPLAY_SCALING_SIZES:-"10000000 100000000 1000000000"}
 
 # The steady generator (also perf.sh's): N records, ids below 100,000,
 # each record frees its id if live, else allocates it (16-515 bytes).
-cc -O2 -x c - -o "$dir/steady" <<'C'
-#include <stdio.h>
-#include <stdlib.h>
-int main(int argc, char** argv) {
-  unsigned long n = strtoul(argv[1], 0, 10), x = 88172645463325252ul;
-  enum { K = 100000 };
-  static unsigned char live[K];
-  for (unsigned long i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    unsigned long id = x % K;
-    if (live[id]) { printf("f %lu\n", id); live[id] = 0; }
-    else { printf("a %lu %lu\n", id, 16 + (x >> 40) % 500); live[id] = 1; }
-  }
-  return 0;
-}
-C
+cc -O2 "$(dirname "$0")/steady.c" -o "$dir/steady"
 
 # "LABEL: S s, N ns/record, peak RSS M MiB" for one whole-process run.
 measure() {
