@@ -13,12 +13,12 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "tests/bench_read.hpp"
 #include "tests/test_util.hpp"
 #include "traces/error.hpp"
 #include "traces/synth_common.hpp"
@@ -76,15 +76,7 @@ const std::string& heaptrack_file(int which) {
 }
 
 void BM_HeaptrackRead(benchmark::State& state) {
-  const std::string& path = heaptrack_file(static_cast<int>(state.range(0)));
-  uint64_t records = 0;
-  for (auto _ : state) {
-    testing::CountingConsumer c;
-    records += open_trace(path)->read(c).events;
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(records));
-  state.SetBytesProcessed(static_cast<int64_t>(std::filesystem::file_size(path)) *
-                          static_cast<int64_t>(state.iterations()));
+  testing::bench_read_file(state, heaptrack_file(static_cast<int>(state.range(0))));
 }
 BENCHMARK(BM_HeaptrackRead)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 

@@ -10,9 +10,9 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 
+#include "tests/bench_read.hpp"
 #include "tests/test_util.hpp"
 #include "traces/synth_pylike.hpp"
 #include "traces/trace_io.hpp"
@@ -36,15 +36,7 @@ const std::string& trace_file(int which) {
 }
 
 void BM_TextRead(benchmark::State& state) {
-  const std::string& path = trace_file(static_cast<int>(state.range(0)));
-  uint64_t records = 0;
-  for (auto _ : state) {
-    testing::CountingConsumer c;
-    records += open_trace(path)->read(c).events;
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(records));
-  state.SetBytesProcessed(static_cast<int64_t>(std::filesystem::file_size(path)) *
-                          static_cast<int64_t>(state.iterations()));
+  testing::bench_read_file(state, trace_file(static_cast<int>(state.range(0))));
 }
 BENCHMARK(BM_TextRead)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
