@@ -90,6 +90,7 @@ void RawGlibc::start() {
   malloc_trim(0);
   sbrk(0);  // sets __curbrk should nothing have moved the break yet
   baseline_brk_ = reinterpret_cast<uintptr_t>(__curbrk);
+  held_brk_ = baseline_brk_;  // held is 0, as the meter says
   baseline_ = mallinfo2();
   baseline_rss_ = rss_now();
   started_ = true;
@@ -119,9 +120,6 @@ std::unique_ptr<Layer> make_raw_glibc(Touch touch, uint8_t depth, uint64_t max_m
   return std::make_unique<RawGlibc>(touch, depth, max_memory);
 }
 
-
-
-
 void RawGlibc::malloc_failed(uint64_t bytes) { fail(fmt::format("malloc of {} bytes failed", bytes)); }
 
 void RawGlibc::refresh() {
@@ -135,9 +133,6 @@ uint64_t RawGlibc::raw_free_bytes() const {
 }
 
 uint64_t RawGlibc::rss_bytes() const { return rss_now(); }
-
-
-
 
 Block RawGlibc::reallocate(const Block& b, uint64_t old_size, const Request& r) {
   void* old = ptr(b.addr);
@@ -162,7 +157,7 @@ Block RawGlibc::reallocate(const Block& b, uint64_t old_size, const Request& r) 
   usable_live_ = usable_live_ - was.usable + c.usable;
   meter_->allocated = meter_->allocated - was.usable + c.usable;
   peak_usable_live_ = std::max(peak_usable_live_, usable_live_);
-  note_growth();
+  note_held();
   write_block(touch_, p, old_size, r.size, page_);
   return Block{addr(p), 0, depth_, {}};
 }
@@ -171,13 +166,13 @@ Addr RawGlibc::map(uint64_t bytes, uint64_t alignment) {
   if (!started_) [[unlikely]]
     start();
   const Addr a = pages_.map(bytes, alignment);
-  note_growth();
+  note_held();
   return a;
 }
 
 void RawGlibc::unmap(Addr a, uint64_t bytes) {
   pages_.unmap(a, bytes);
-  meter_->held = held_bytes();
+  note_held();
 }
 
 void RawGlibc::touch(Addr a, uint64_t bytes) { write_block(touch_, ptr(a), 0, bytes, page_); }
@@ -231,7 +226,8 @@ bool RawGlibc::is_valid() const {
   return frees_ <= mallocs_ && requested_live_ <= usable_live_ && mmapped_chunks_ <= live &&
          mmapped_chunks_ <= mmapped_chunks_total_ && peak_usable_live_ >= usable_live_ &&
          (live != 0 || (requested_live_ == 0 && usable_live_ == 0 && mmapped_bytes_ == 0)) &&
-         pages_.unmaps() <= pages_.maps();
+         pages_.unmaps() <= pages_.maps() && peak_held_ >= meter_->held &&
+         (!started_ || brk_moved() || meter_->held == held_bytes());
 }
 
 }  // namespace heaplay

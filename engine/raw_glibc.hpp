@@ -154,7 +154,17 @@ class RawGlibc final : public Layer {
 
  private:
   [[gnu::noinline]] void start();                   // takes the baseline
-  void note_growth() {  // after a request that can grow the heap: --max-memory, peak_held_
+  // held_bytes() changes only where the break moves, a chunk of its own is
+  // mapped or unmapped, or map()/unmap() run. Those call note_held(); every
+  // other request only compares the break with the one held was computed at
+  // (brk_moved(): one load and a compare, where held_bytes() and the limit
+  // check took five loads and three branches a request). The break may also
+  // move under heaplay's own mallocs on this thread between requests: the next
+  // request sees it. Invariant: meter_->held == held_bytes() whenever the
+  // break is at held_brk_.
+  bool brk_moved() const { return reinterpret_cast<uintptr_t>(__curbrk) != held_brk_; }
+  void note_held() {  // --max-memory, meter_->held, peak_held_
+    held_brk_ = reinterpret_cast<uintptr_t>(__curbrk);
     const uint64_t h = held_bytes();
     limit_.check(h, "the heap and mapped arenas");
     meter_->held = h;
@@ -168,6 +178,7 @@ class RawGlibc final : public Layer {
   uint64_t page_;
   bool started_ = false;
   uintptr_t baseline_brk_ = 0;
+  uintptr_t held_brk_ = 0;  // the break when held was last computed (note_held)
   struct mallinfo2 baseline_ {};
   uint64_t baseline_rss_ = 0;
 
@@ -198,6 +209,9 @@ inline Block RawGlibc::allocate(const Request& r) {
     ++mmapped_chunks_;
     ++mmapped_chunks_total_;
     mmapped_bytes_ += c.mapped;
+    note_held();  // before a byte is touched: --max-memory
+  } else if (brk_moved()) [[unlikely]] {
+    note_held();
   }
   if (c.thread_arena) [[unlikely]]
     ++thread_arena_blocks_;
@@ -206,7 +220,6 @@ inline Block RawGlibc::allocate(const Request& r) {
   usable_live_ += c.usable;
   meter_->allocated += c.usable;
   peak_usable_live_ = std::max(peak_usable_live_, usable_live_);
-  note_growth();  // before a byte is touched: --max-memory
   write_block(touch_, p, 0, r.size, page_);
   return Block{static_cast<Addr>(reinterpret_cast<uintptr_t>(p)), 0, depth_, 0, {}};
 }
@@ -218,12 +231,14 @@ inline void RawGlibc::release(const Block& b, const Request& r) {
   if (c.mapped) [[unlikely]] {
     --mmapped_chunks_;
     mmapped_bytes_ -= c.mapped;
+    note_held();
+  } else if (brk_moved()) [[unlikely]] {
+    note_held();  // glibc trimmed the top of the heap
   }
   ++frees_;
   requested_live_ -= r.size;
   usable_live_ -= c.usable;
   meter_->allocated -= c.usable;
-  meter_->held = held_bytes();
 }
 
 }  // namespace heaplay

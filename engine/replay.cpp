@@ -249,8 +249,7 @@ void Replayer::run(std::span<const Event> batch, Mem& mem) {
               set_block<kAddr>(e.slot.value, mem.allocate(Request{e.size, e.str, e.domain}));
             }
             ++result_.allocs;
-            ++live_blocks_;
-            live_.add(e.size);
+            live_.now += e.size;  // its peak: live_sum_'s, at the record's end (finish())
             break;
           }
           case EventKind::Free:
@@ -265,15 +264,13 @@ void Replayer::run(std::span<const Event> batch, Mem& mem) {
             } else {
               mem.release(block_at<kAddr>(e.slot.value), Request{e.size, e.str, e.domain});
             }
-            --live_blocks_;
             live_.now -= e.size;
             break;
           case EventKind::Realloc: {
             set_block<kAddr>(e.slot.value,
                              mem.reallocate(block_at<kAddr>(e.slot.value), e.old_size, Request{e.size, e.str, e.domain}));
             ++result_.reallocs;
-            live_.now -= e.old_size;
-            live_.add(e.size);
+            live_.now = live_.now - e.old_size + e.size;
             break;
           }
           case EventKind::Object:
@@ -368,9 +365,12 @@ ReplayResult Replayer::finish() const {
   const auto& layers = stack_.layers();
   LayerReport bottom = layers.back()->report();
   ReplayResult r = result_;
-  r.peak_live_bytes = live_.peak;
+  // Block records update live_.now alone; the peak after each record is
+  // live_sum_'s. live_.peak has the graph's, which can pass it within a
+  // record (an object's allocation, then the collection it triggers).
+  r.peak_live_bytes = std::max(live_.peak, live_sum_.peak);
   r.final_live_bytes = live_.now;
-  r.final_live_blocks = live_blocks_;
+  r.final_live_blocks = result_.allocs - result_.frees + result_.skipped_gc_frees;  // kept ones stay live
   r.final_live_objects = graph_.live_objects();
   r.object_deaths = graph_.deaths();
   r.unreclaimed_cyclic_objects = unreclaimed_.objects;

@@ -200,7 +200,6 @@ class Replayer final : public EventConsumer {
   uint8_t glibc_depth_ = 0;
   LiveBytes live_;               // requested bytes of live blocks and objects
   RefGraph graph_;
-  uint64_t live_blocks_ = 0;     // blocks from a records still live (kept ones included)
   SlotTable<Block> kept_;        // blocks of skipped f ID gc records, kept_[0, nkept_)
   uint64_t nkept_ = 0;
   Unreclaimed unreclaimed_;      // computed at end()
