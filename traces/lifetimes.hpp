@@ -222,6 +222,8 @@ class Lifetimes::Fast {
   static constexpr ptrdiff_t kMaxHotEvents = 3;
   // Asks for s's record ahead of its use (any s: out of range is harmless).
   void prefetch(SlotId s) const { __builtin_prefetch(slots_ + (s.value < nslots_ ? s.value : 0)); }
+  // Asks for the edge index's entry for (src, dst) ahead of an l or u.
+  void prefetch_edge(SlotId src, SlotId dst) const { lt_.edge_index_.prefetch(edge_key(src, dst)); }
   bool room() const { return end_ - p_ > kMaxHotEvents; }
   bool try_allocate(EventKind kind, Domain domain, uint64_t size, StringId type, uint32_t& slot) {
     if (nfree_ == 0 || record_deaths_) [[unlikely]] return false;
