@@ -3,8 +3,8 @@
 // A reader decodes records, validates them against the stream rules
 // (lifetimes.hpp), and pushes batches of Events into an EventConsumer:
 // begin(), then events() any number of times, then end(). Every event a
-// consumer sees is valid: frees name live blocks, slots are below
-// TraceInfo::slot_limit(), and so on. A consumer knows nothing about formats.
+// consumer sees is valid: frees name live blocks, a slot is reused only
+// once free, and so on. A consumer knows nothing about formats.
 #pragma once
 
 #include <array>

@@ -50,7 +50,10 @@ class Lifetimes {
   // Objects that died during the last apply(), in order of death.
   std::span<const SlotId> died() const { return died_; }
 
-  // One more than the largest slot ever handed out.
+  // The slots the table holds: every slot handed out is below it. New slots
+  // are made a chunk at a time (new_slot), so it can exceed the largest
+  // handed out by an eighth, or by kMinNewSlots.
+  static constexpr size_t kMinNewSlots = 1024;
   uint32_t slot_limit() const { return static_cast<uint32_t>(slots_.size()); }
   SlotState state(SlotId s) const {
     return s.value < slots_.size() ? slots_[s.value].state : SlotState::Free;
@@ -75,7 +78,7 @@ class Lifetimes {
     uint32_t edge_head;  // objects only: first outgoing edge, or kNil
     SlotState state;
     Domain domain;
-    uint16_t unused16;
+    uint16_t fresh;  // 1: made by new_slot and not handed out yet (check(): unknown, not freed); else 0
     uint32_t held;  // objects only: references other objects hold to it (edges in), <= refcount
   };
   static_assert(sizeof(SlotInfo) == 32);
@@ -91,8 +94,8 @@ class Lifetimes {
   }
 
   Anomaly check(SlotId s, SlotState want) const;
-  // A slot never used before (the free list is empty); TooManySlots when
-  // kMaxSlots are live.
+  // A slot never used before, taken (the free list is empty: new_slot makes
+  // a chunk of them, the rest free); TooManySlots when kMaxSlots are live.
   Anomaly new_slot(SlotId& s);
   // Everything but a, o, f, +, -: r, l, u, g, t, m (and a rejected Death).
   Anomaly apply_rest(Event& e, EventBatch& out);
@@ -106,8 +109,9 @@ class Lifetimes {
   void decref_to_zero(SlotId s, EventBatch& out);
 
   std::vector<SlotInfo> slots_;
-  // Released slots, LIFO, in free_[0, nfree_). As long as slots_, so a
-  // release never grows it; live slots are slots_.size() - nfree_.
+  // Released slots and those made but not handed out yet, LIFO, in
+  // free_[0, nfree_). As long as slots_, so a release never grows it; live
+  // slots are slots_.size() - nfree_.
   std::vector<SlotId> free_;
   uint32_t nfree_ = 0;
   uint64_t last_time_ = 0;
