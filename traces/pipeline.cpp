@@ -3,12 +3,17 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace heaplay {
 
 PipelinedConsumer::PipelinedConsumer(EventConsumer& inner, size_t buffer_events, size_t buffers)
     : inner_(inner), buffers_(std::max<size_t>(buffers, 2)) {
-  for (Buffer& b : buffers_) b.events.resize(std::max<size_t>(buffer_events, 1));
+  for (Buffer& b : buffers_) {
+    b.capacity = std::max<size_t>(buffer_events, 1);
+    b.events.reset(static_cast<Event*>(std::malloc(b.capacity * sizeof(Event))));
+    if (!b.events) throw std::bad_alloc();
+  }
   for (size_t i = 1; i < buffers_.size(); ++i) free_.push_back(&buffers_[i]);
   filling_ = &buffers_[0];
 }
@@ -28,12 +33,12 @@ void PipelinedConsumer::begin(const TraceInfo& info) {
 
 void PipelinedConsumer::events(std::span<const Event> batch) {
   while (!batch.empty()) {
-    size_t room = filling_->events.size() - filling_->n;
+    size_t room = filling_->capacity - filling_->n;
     size_t take = std::min(room, batch.size());
-    std::memcpy(filling_->events.data() + filling_->n, batch.data(), take * sizeof(Event));
+    std::memcpy(filling_->events.get() + filling_->n, batch.data(), take * sizeof(Event));
     filling_->n += take;
     batch = batch.subspan(take);
-    if (filling_->n == filling_->events.size()) hand_over();
+    if (filling_->n == filling_->capacity) hand_over();
   }
 }
 
@@ -89,7 +94,7 @@ void PipelinedConsumer::work() {
     full_.pop_front();
     lock.unlock();
     try {
-      inner_.events(std::span<const Event>(b->events.data(), b->n));
+      inner_.events(std::span<const Event>(b->events.get(), b->n));
     } catch (...) {
       lock.lock();
       error_ = std::current_exception();
