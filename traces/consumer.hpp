@@ -85,6 +85,17 @@ class EventConsumer {
     (void)info;
     (void)summary;
   }
+  // A consumer that keeps events past events() (a queue to another thread)
+  // may lend the storage an EventBatch builds its next batch in, so that
+  // events() then takes that batch where it lies instead of copying it: up to
+  // capacity events (set here) at the address returned, theirs to fill until
+  // they are given to events(). nullptr: nothing lent, the batch uses its own.
+  // One batch at a time: while it holds the storage, the consumer is given
+  // no other events.
+  virtual Event* lend(size_t& capacity) {
+    (void)capacity;
+    return nullptr;
+  }
 };
 
 // Collects events into fixed-size batches and flushes them to a consumer.
@@ -98,24 +109,33 @@ class EventConsumer {
 // full batch, set_fill_position() gives the position back.
 class EventBatch {
  public:
-  EventBatch(EventConsumer& consumer, size_t capacity)
-      : consumer_(consumer), buf_(capacity ? capacity : 1), data_(buf_.data()), cap_(buf_.size()) {}
+  // capacity: events a batch holds, unless the consumer lends its own storage
+  // (EventConsumer::lend), which sets it.
+  EventBatch(EventConsumer& consumer, size_t capacity) : consumer_(consumer), own_capacity_(capacity ? capacity : 1) {
+    take_storage();
+  }
   // Storage for the next event; valid until the next push.
   Event& next() { return data_[n_]; }
   void push(const Event& e) {
     if (&e != data_ + n_) data_[n_] = e;
     if (++n_ == cap_) flush();
   }
+  // Hands the events over. After it, events pushed before stay readable until
+  // the next flush (a lending consumer's other thread only reads them), but
+  // not in place: the next batch may be built elsewhere.
   void flush() {
-    if (n_) consumer_.events(std::span<const Event>(data_, n_));
+    if (!n_) return;
+    consumer_.events(std::span<const Event>(data_, n_));
     n_ = 0;
+    if (lent_) take_storage();
   }
 
   Event* fill_position() const { return data_ + n_; }
   Event* fill_end() const { return data_ + cap_; }
   void set_fill_position(Event* p) { n_ = static_cast<size_t>(p - data_); }
-  // The batch is full: flush it and return the new fill position. Out of
-  // line: it is rare, and the consumer's virtual call stays out of hot loops.
+  // The batch is full: flush it and return the new fill position (and so a
+  // new fill_end()). Out of line: it is rare, and the consumer's virtual call
+  // stays out of hot loops.
   [[gnu::noinline]] Event* flush_full() {
     n_ = cap_;
     flush();
@@ -123,11 +143,27 @@ class EventBatch {
   }
 
  private:
+  void take_storage() {
+    size_t lent_capacity = 0;
+    if (Event* p = consumer_.lend(lent_capacity); p && lent_capacity > 0) {
+      data_ = p;
+      cap_ = lent_capacity;
+      lent_ = true;
+      return;
+    }
+    lent_ = false;
+    if (own_.empty()) own_.resize(own_capacity_);
+    data_ = own_.data();
+    cap_ = own_.size();
+  }
+
   EventConsumer& consumer_;
-  std::vector<Event> buf_;
-  Event* data_;
-  size_t cap_;
+  size_t own_capacity_;
+  std::vector<Event> own_;  // the batch's own storage, made when the consumer lends none
+  Event* data_ = nullptr;
+  size_t cap_ = 0;
   size_t n_ = 0;
+  bool lent_ = false;
 };
 
 }  // namespace heaplay

@@ -473,7 +473,10 @@ class Lifetimes::Fast {
   bool is(SlotId s, SlotState want) const { return s.value < nslots_ && slots_[s.value].state == want; }
   void emit(EventKind kind, Domain domain, uint8_t flags, StringId str, SlotId slot, uint64_t size) {
     put(kind, domain, flags, str, slot, size);
-    if (p_ == end_) [[unlikely]] p_ = out_.flush_full();
+    if (p_ == end_) [[unlikely]] {
+      p_ = out_.flush_full();
+      end_ = out_.fill_end();  // the next batch may be built elsewhere (a lent buffer)
+    }
   }
   // Every field written: no zeroing first. The caller sees to the batch's room.
   // An event from its words: kind, domain, flags, reserved (0), str | slot,

@@ -31,7 +31,18 @@ void PipelinedConsumer::begin(const TraceInfo& info) {
   worker_ = std::thread([this] { work(); });
 }
 
+Event* PipelinedConsumer::lend(size_t& capacity) {
+  if (filling_->n != 0) return nullptr;  // it holds copied events: go on copying
+  capacity = filling_->capacity;
+  return filling_->events.get();
+}
+
 void PipelinedConsumer::events(std::span<const Event> batch) {
+  if (batch.data() == filling_->events.get() && filling_->n == 0) {
+    filling_->n = batch.size();  // built where it lies, in what lend() gave: at most its capacity
+    hand_over();
+    return;
+  }
   while (!batch.empty()) {
     size_t room = filling_->capacity - filling_->n;
     size_t take = std::min(room, batch.size());
