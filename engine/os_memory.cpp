@@ -17,7 +17,6 @@ namespace heaplay {
 
 namespace {
 
-
 void* ptr(Addr a) { return reinterpret_cast<void*>(static_cast<uintptr_t>(a)); }
 
 // Reads a small /proc file into buf (NUL-terminated) without allocating; false if it cannot.

@@ -209,10 +209,9 @@ inline Block RawGlibc::allocate(const Request& r) {
     ++mmapped_chunks_;
     ++mmapped_chunks_total_;
     mmapped_bytes_ += c.mapped;
-    note_held();  // before a byte is touched: --max-memory
-  } else if (brk_moved()) [[unlikely]] {
-    note_held();
   }
+  if (c.mapped || brk_moved()) [[unlikely]]
+    note_held();  // before a byte is touched: --max-memory
   if (c.thread_arena) [[unlikely]]
     ++thread_arena_blocks_;
   ++mallocs_;
@@ -231,10 +230,9 @@ inline void RawGlibc::release(const Block& b, const Request& r) {
   if (c.mapped) [[unlikely]] {
     --mmapped_chunks_;
     mmapped_bytes_ -= c.mapped;
-    note_held();
-  } else if (brk_moved()) [[unlikely]] {
-    note_held();  // glibc trimmed the top of the heap
   }
+  if (c.mapped || brk_moved()) [[unlikely]]
+    note_held();  // a mapping went back, or glibc trimmed the top of the heap
   ++frees_;
   requested_live_ -= r.size;
   usable_live_ -= c.usable;
