@@ -34,14 +34,18 @@ void check_same(FlatMap& m, const std::unordered_map<uint64_t, uint64_t>& oracle
   }
 }
 
-TEST(FlatMap, MatchesAnUnorderedMapUnderRandomOperations) {
+// max_load_eighths: 7 (the default) and 4 (Lifetimes' edge index).
+class FlatMapLoad : public ::testing::TestWithParam<unsigned> {};
+
+TEST_P(FlatMapLoad, MatchesAnUnorderedMapUnderRandomOperations) {
+  const unsigned load = GetParam();
   std::mt19937_64 rng(7);
   std::vector<uint64_t> keys;
   for (uint64_t i = 0; i < 3000; ++i) keys.push_back(i * (uint64_t{1} << 40));  // a regular stride
   for (uint64_t i = 0; i < 3000; ++i) keys.push_back(rng());
   for (uint64_t i = 0; i < 8; ++i) keys.push_back(kMax - i);
   keys.push_back(0);
-  FlatMap m;
+  FlatMap m(load);
   std::unordered_map<uint64_t, uint64_t> oracle;
   for (int step = 0; step < 200'000; ++step) {
     const uint64_t k = keys[rng() % keys.size()];
@@ -77,8 +81,27 @@ TEST(FlatMap, MatchesAnUnorderedMapUnderRandomOperations) {
     ASSERT_EQ(m.size(), oracle.size());
   }
   EXPECT_GT(oracle.size(), 1000u);  // the run kept the table large, through rehashes
-  EXPECT_GE(m.capacity() * 7, m.size() * 8);
+  EXPECT_GE(m.capacity() * load, m.size() * 8);
   check_same(m, oracle, keys);
+}
+
+INSTANTIATE_TEST_SUITE_P(Loads, FlatMapLoad, ::testing::Values(7u, 4u));
+
+TEST(FlatMap, GrowsBeforeItIsFullerThanItsMaximumLoad) {
+  // From 16 entries: at most 14 keys at 7/8 (the default), 8 at 1/2; the
+  // next one doubles the table. Out-of-range loads are clamped to 1..7.
+  for (auto [load, fits] : {std::pair{7u, 14u}, {4u, 8u}, {1u, 2u}, {0u, 2u}, {9u, 14u}}) {
+    FlatMap m(load);
+    for (uint64_t k = 0; k < fits; ++k) m.put(k, k);
+    EXPECT_EQ(m.capacity(), 16u) << "load " << load;
+    m.put(fits, fits);
+    EXPECT_EQ(m.capacity(), 32u) << "load " << load;
+  }
+  FlatMap full(4);  // try_put_new refuses, rather than grow, at the limit
+  for (uint64_t k = 0; k < 8; ++k) ASSERT_TRUE(full.try_put_new(k, k));
+  EXPECT_FALSE(full.try_put_new(8, 8));
+  EXPECT_EQ(full.capacity(), 16u);
+  EXPECT_EQ(full.size(), 8u);
 }
 
 TEST(FlatMap, TheLargestKeyIsAKeyLikeAnyOther) {

@@ -122,7 +122,9 @@ class Lifetimes {
   // so a release never grows it (Fast's call-free unlink relies on that).
   std::vector<uint32_t> free_edges_;
   uint32_t nfree_edges_ = 0;
-  FlatMap edge_index_;  // (src, dst) -> index into edges_
+  // (src, dst) -> index into edges_. At most half full: most l make a new
+  // edge (a lookup that misses), and every u and cascade erases.
+  FlatMap edge_index_{4};
 
   std::vector<SlotId> died_;
   std::vector<SlotId> work_;  // cascade worklist
