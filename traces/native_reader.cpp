@@ -11,9 +11,6 @@
 // Events are decoded straight into Lifetimes (its Fast entry points), which
 // validates them, assigns the slots allocations do not store, fills in
 // implicit fields and derives deaths, exactly as the text reader does.
-#if defined(__SSE2__)
-#include <emmintrin.h>  // decode_slots: four slot fields a step
-#endif
 #include <zstd.h>
 
 #include <algorithm>
@@ -33,6 +30,7 @@
 #include "traces/error.hpp"
 #include "traces/formats.hpp"
 #include "traces/lifetimes.hpp"
+#include "traces/native_decode.hpp"
 #include "traces/native_format.hpp"
 
 namespace heaplay::native {
@@ -108,252 +106,6 @@ struct Unpacked {
   std::exception_ptr error;   // reading failed at this block; nothing follows
 };
 
-// What one opcode takes from each stream and how many records it stands for.
-struct OpShape {
-  uint8_t slots = 0, sizes = 0, strs = 0, times = 0, records = 1;
-};
-constexpr OpShape op_shape(uint8_t op) {
-  if (op <= kOpAlloc + 3 || op == kOpObject) return {0, 1, 1, 0, 1};
-  if (op >= kOpAllocFree && op < kOpCountV2) return {0, 1, 1, 0, 2};  // fused: version 2
-  switch (op) {
-    case kOpFree: case kOpFreeGc: case kOpIncref: case kOpDecref: return {1, 0, 0, 0, 1};
-    case kOpRealloc: return {1, 1, 0, 0, 1};
-    case kOpLink: case kOpUnlink: return {2, 0, 0, 0, 1};
-    case kOpCollect: case kOpThread: return {0, 1, 0, 0, 1};
-    case kOpTime: return {0, 0, 0, 1, 1};
-    case kOpMark: return {0, 0, 1, 0, 1};
-    default: return {0, 0, 0, 0, 1};  // invalid; rejected by op_limit()
-  }
-}
-// Opcodes are below kShapes once a frame is checked (op_limit()); the hot
-// loop's tables are indexed by them.
-constexpr size_t kShapes = 32;
-static_assert(kOpCount <= kShapes);
-
-// How many bytes of p[0, n) end a varint (are below 0x80). In chunks with a
-// 32-bit count, which the compiler vectorizes four times wider than a 64-bit one.
-uint64_t varint_ends(const uint8_t* p, uint64_t n) {
-  uint64_t ends = 0;
-  while (n != 0) {
-    const uint32_t m = static_cast<uint32_t>(std::min<uint64_t>(n, 1u << 16));
-    uint32_t e = 0;
-    for (uint32_t j = 0; j < m; ++j) e += p[j] < 0x80;
-    ends += e;
-    p += m;
-    n -= m;
-  }
-  return ends;
-}
-
-// Where decoding stands in a frame: the next opcode and each stream's read
-// position, and the running slot base and time.
-struct Cursor {
-  const uint8_t* op;
-  const uint8_t* slots;  // version 1: the slots stream
-  const uint32_t* slot;  // version 2: the next slot field, decoded ahead (decode_slots())
-  const uint8_t* sizes;
-  const uint8_t* strs;
-  const uint8_t* times;
-  uint64_t prev_slot = 0, prev_time = 0;  // prev_slot: version 1
-};
-
-// Version 2 slot fields decoded ahead: how far ahead of the one in use the hot
-// loop prefetches slot records (references to old slots miss the cache) and
-// edge index entries (the pair of fields from there), the fields decoded past
-// the last so that those reads stay in range, and what stands for a field
-// that did not decode (never a live slot).
-constexpr size_t kSlotLookahead = 8;
-constexpr size_t kSlotPadding = kSlotLookahead + 2;
-constexpr uint32_t kBadSlot = UINT32_MAX;
-static_assert(kBadSlot > kMaxSlots - 1);
-
-// decode_slots()'s steps, indexed by which of the next eight bytes end a
-// varint (bit i: byte i is below 0x80): how many fields (up to four) the
-// step takes and their bytes, and each field's byte offset in the eight
-// bytes and the mask of its value bits once compacted (0 for a missing one).
-// A field longer than three bytes ends the step before it; count 0: the
-// first is, and decode_slots() takes it the slow way.
-struct SlotQuad {
-  uint8_t count = 0, bytes = 0;
-  uint8_t start[4] = {};
-  alignas(16) uint32_t mask[4] = {};
-};
-constexpr std::array<SlotQuad, 256> kSlotQuads = [] {
-  std::array<SlotQuad, 256> t{};
-  for (unsigned key = 0; key < 256; ++key) {
-    SlotQuad q;
-    unsigned start = 0;
-    for (unsigned b = 0; b < 8 && q.count < 4; ++b) {
-      if (!(key >> b & 1)) continue;
-      const unsigned len = b + 1 - start;
-      if (len > 3) break;  // the step ends before it
-      q.start[q.count] = static_cast<uint8_t>(start);
-      q.mask[q.count] = (1u << (7 * len)) - 1;
-      ++q.count;
-      start = b + 1;
-    }
-    q.bytes = static_cast<uint8_t>(start);
-    t[key] = q;
-  }
-  return t;
-}();
-
-// Version 2's hot loop dispatches on two families only, allocations (a, o
-// and the fused pairs) and references (f, +, -): within a family the kinds
-// differ only in data, these descriptors (Lifetimes::Fast::try_allocate and
-// try_reference). Indexed by opcode (below kShapes: checked per frame).
-enum HotFamily : uint8_t { kHotOther, kHotAllocation, kHotReference };
-constexpr uint64_t event_head(EventKind kind, Domain domain = Domain::None, uint8_t flags = 0) {
-  return uint64_t{static_cast<uint8_t>(kind)} | uint64_t{static_cast<uint8_t>(domain)} << 8 | uint64_t{flags} << 16;
-}
-struct HotOps {
-  std::array<HotFamily, kShapes> family{};
-  std::array<Lifetimes::Fast::AllocOp, kShapes> alloc{};
-  std::array<Lifetimes::Fast::RefOp, kShapes> ref{};
-};
-constexpr HotOps kHotOps = [] {
-  using K = EventKind;
-  constexpr uint64_t kAll = ~uint64_t{0};
-  constexpr auto block = static_cast<uint8_t>(SlotState::Block), object = static_cast<uint8_t>(SlotState::Object),
-                 free = static_cast<uint8_t>(SlotState::Free), obj = static_cast<uint8_t>(Domain::Obj);
-  const uint64_t death = event_head(K::Death, Domain::Obj);  // o+-'s third event; unused by the others
-  HotOps t;
-  for (uint8_t d = 0; d < 4; ++d) {
-    const Domain dom = static_cast<Domain>(d);
-    t.family[kOpAlloc + d] = t.family[kOpAllocFree + d] = kHotAllocation;
-    t.alloc[kOpAlloc + d] = {{event_head(K::Alloc, dom), 0, death}, 0, block, d, 1, 1, 0};
-    t.alloc[kOpAllocFree + d] = {{event_head(K::Alloc, dom), event_head(K::Free, dom), death}, kAll, free, d, 0, 2, 0};
-  }
-  t.family[kOpObject] = t.family[kOpObjectDecref] = kHotAllocation;
-  t.alloc[kOpObject] = {{event_head(K::Object, Domain::Obj), 0, death}, 0, object, obj, 1, 1, 0};
-  t.alloc[kOpObjectDecref] = {{event_head(K::Object, Domain::Obj), event_head(K::Decref), death}, 0, free, obj, 0, 3, 1};
-  for (uint8_t op : {kOpFree, kOpFreeGc, kOpIncref, kOpDecref}) t.family[op] = kHotReference;
-  t.ref[kOpFree] = {event_head(K::Free), kAll, 0, block, true, false, false};
-  t.ref[kOpFreeGc] = {event_head(K::Free, Domain::None, kFlagGc), kAll, 0, block, true, false, false};
-  t.ref[kOpIncref] = {event_head(K::Incref), 0, 1, object, false, true, false};
-  t.ref[kOpDecref] = {event_head(K::Decref), 0, kAll, object, false, false, true};  // delta -1
-  return t;
-}();
-
-// The hot loop: the common opcodes (a, o, f, +, - and the fused pairs), as
-// long as each one stays on Lifetimes::Fast's call-free path and its varints
-// are short. It stops at the first opcode it cannot take that way and returns
-// with the cursor there, nothing of that opcode consumed; run_graph() or
-// step() takes it.
-// Nothing in here calls anything, so the loop's state stays in registers.
-// V1: version 1 frames (slot fields as varints against a base that
-// allocations move too), one switch case a kind; otherwise slot fields come
-// decoded ahead and the loop branches on the family only (kHotOps): with a
-// switch on the kind, its indirect jump mispredicted about once a record.
-template <bool V1>
-[[gnu::noinline]] void run_hot(Cursor& cur, const uint8_t* end, Lifetimes& lifetimes, EventBatch& batch,
-                               const StringId* fstr, uint64_t nstr) {
-  Cursor c = cur;  // a local copy, kept in registers
-  {
-    Lifetimes::Fast lt(lifetimes, batch);
-    // Version 1's kinds, one switch case each.
-    auto allocation = [&](EventKind kind, Domain domain) __attribute__((always_inline)) {
-      const uint8_t* sz = c.sizes;
-      const uint8_t* st = c.strs;
-      uint64_t size, id;
-      if (!short_varint(sz, size) || !short_varint(st, id) || id >= nstr) return false;
-      uint32_t slot;
-      if (!lt.try_allocate(kind, domain, size, fstr[id], slot)) return false;
-      c.sizes = sz;
-      c.strs = st;
-      c.prev_slot = slot;
-      return true;
-    };
-    auto reference = [&](auto&& apply) __attribute__((always_inline)) {
-      const uint8_t* sp = c.slots;
-      uint64_t z;
-      if (!short_varint(sp, z)) return false;
-      const uint64_t v = c.prev_slot + static_cast<uint64_t>(zigzag_decode(z));
-      if (v > UINT32_MAX || !apply(SlotId{static_cast<uint32_t>(v)})) return false;
-      c.slots = sp;
-      c.prev_slot = v;
-      return true;
-    };
-    if constexpr (!V1) {
-      for (; c.op != end && lt.room(); ++c.op) {
-        const uint8_t o = *c.op;
-        const HotFamily f = kHotOps.family[o];
-        if (f == kHotAllocation) {
-          const uint8_t* sz = c.sizes;
-          const uint8_t* st = c.strs;
-          uint64_t size, id;
-          if (!short_varint(sz, size) || !short_varint(st, id) || id >= nstr) break;
-          if (!lt.try_allocate(kHotOps.alloc[o], size, fstr[id])) break;
-          c.sizes = sz;
-          c.strs = st;
-        } else if (f == kHotReference) {
-          // The record of the slot field kSlotLookahead on, and the edge
-          // index's entry should that field and the next be an l or u's.
-          // Nearly always they are not (l and u are 3% of records): a wasted
-          // fetch, cheaper than the miss it saves when they are.
-          lt.prefetch(SlotId{c.slot[kSlotLookahead]});
-          lt.prefetch_edge(SlotId{c.slot[kSlotLookahead]}, SlotId{c.slot[kSlotLookahead + 1]});
-          if (!lt.try_reference(kHotOps.ref[o], SlotId{*c.slot})) break;
-          ++c.slot;
-        } else {
-          break;
-        }
-      }
-    } else {
-      for (; c.op != end && lt.room(); ++c.op) {
-        bool ok;
-        switch (const uint8_t o = *c.op) {
-          case kOpAlloc + 0:
-          case kOpAlloc + 1:
-          case kOpAlloc + 2:
-          case kOpAlloc + 3: ok = allocation(EventKind::Alloc, static_cast<Domain>(o - kOpAlloc)); break;
-          case kOpObject: ok = allocation(EventKind::Object, Domain::Obj); break;
-          case kOpFree: ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_free(s, 0); }); break;
-          case kOpFreeGc:
-            ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_free(s, kFlagGc); });
-            break;
-          case kOpIncref: ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_incref(s); }); break;
-          case kOpDecref: ok = reference([&](SlotId s) __attribute__((always_inline)) { return lt.try_decref(s); }); break;
-          default: ok = false; break;
-        }
-        if (!ok) break;
-      }
-    }
-  }
-  cur = c;
-}
-
-// Version 2's reference graph records where run_hot() stopped: l, u, and a
-// - that kills an object holding references, on Lifetimes::Fast's call-free
-// paths (try_link, try_unlink, try_decref_cascade). Returns whether it took
-// the opcode at c.op (then c is past it); if not, nothing changed and step()
-// takes it. Kept out of run_hot(): inside, their code crowded the common
-// kinds' state out of the registers.
-[[gnu::noinline]] bool run_graph(Cursor& c, Lifetimes& lifetimes, EventBatch& batch) {
-  Lifetimes::Fast lt(lifetimes, batch);
-  if (!lt.room()) return false;
-  const uint8_t o = *c.op;
-  const SlotId a{c.slot[0]}, b{c.slot[1]};  // in range: kSlotPadding fields follow the last
-  // Runs of l and u (a container filled or emptied) stop the hot loop at
-  // each one, so its look-ahead does not cover them: the records and edge
-  // entry of the pair of fields kSlotLookahead on (the l or u as many
-  // fields on, when the run goes on). In range: kSlotPadding fields follow
-  // the last.
-  lt.prefetch_edge(SlotId{c.slot[kSlotLookahead]}, SlotId{c.slot[kSlotLookahead + 1]});
-  lt.prefetch(SlotId{c.slot[kSlotLookahead]});
-  lt.prefetch(SlotId{c.slot[kSlotLookahead + 1]});
-  bool took;
-  switch (o) {
-    case kOpLink: took = lt.try_link(a, b); break;
-    case kOpUnlink: took = lt.try_unlink(a, b); break;
-    case kOpDecref: took = lt.try_decref_cascade(a); break;
-    default: return false;
-  }
-  if (!took) return false;
-  c.slot += o == kOpDecref ? 1 : 2;
-  ++c.op;
-  return true;
-}
 
 // Slots are zigzag deltas from the previous one; unsigned arithmetic, so a
 // hostile delta wraps (and is caught by the range check) instead of overflowing.
@@ -839,8 +591,8 @@ uint32_t NativeReader::decode_events(uint64_t at, uint64_t nops, const uint8_t* 
   counted_records_ = 0;
   uint32_t dropped = 0;
   for (;;) {
-    if (version_ == 1) run_hot<true>(c, end, *lifetimes_, batch, file_strings_.data(), file_strings_.size());
-    else run_hot<false>(c, end, *lifetimes_, batch, file_strings_.data(), file_strings_.size());
+    if (version_ == 1) run_hot_v1(c, end, *lifetimes_, batch, file_strings_.data(), file_strings_.size());
+    else run_hot_v2(c, end, *lifetimes_, batch, file_strings_.data(), file_strings_.size());
     if (c.op == end) break;
     if (version_ != 1 && run_graph(c, *lifetimes_, batch)) continue;
     dropped += step(at, c, batch, s);
@@ -848,83 +600,14 @@ uint32_t NativeReader::decode_events(uint64_t at, uint64_t nops, const uint8_t* 
   return dropped;
 }
 
-// Version 2 codes each slot field against the previous slot field of the
-// frame only, so all of them decode ahead of the events: n fields from p, into
-// slot_values_, with kSlotPadding more for the hot loop's prefetching. A
-// field that is overlong or out of range ends the good ones (slot_valid_);
-// it and all after it read kBadSlot, and step() reports the damage when it
-// reaches the first, so events before it are delivered as with version 1.
+// Version 2's slot fields, all of the frame's decoded ahead of its events
+// (decode_slot_fields()), with kSlotPadding more for the hot loop's
+// prefetching. Fields from the first that did not decode on read kBadSlot;
+// step() reports the damage when it reaches it, so events before it are
+// delivered as with version 1.
 void NativeReader::decode_slots(const uint8_t* p, uint64_t bytes, uint64_t n) {
   slot_values_.resize(n + kSlotPadding);
-  uint32_t* out = slot_values_.data();
-  [[maybe_unused]] const uint8_t* const end = p + bytes;
-  uint64_t prev = 0, j = 0;
-#if defined(__SSE2__)
-  // Up to four fields a step (kSlotQuads), while sixteen bytes remain in the
-  // stream: the step's length comes from one table load, so the steps chain
-  // on a load, a multiply and a load, not every field on the one before. The
-  // stream holds exactly n fields (checked per frame), so a step never takes
-  // more than are left; a step writes four fields whatever its count (the
-  // missing ones repeat the last: their delta is 0), within the lookahead.
-  // The four fields side by side in one SSE2 register (baseline x86-64):
-  // their value bits compacted, unzigzagged, summed into slots. In 32-bit
-  // lanes: a step's four deltas add less than 2^22 in all, so while the slot
-  // before the step is below 2^31, a lane with its top bit set is a slot
-  // that is 2^31 or more, or one that went below 0, and the step goes the
-  // slow way, which finds the one that is out of range.
-  __m128i last = _mm_setzero_si128();  // prev in every lane
-  bool slow = false;                   // prev, not last, holds the slot before p
-  while (end - p >= 16) {
-    uint64_t x;
-    std::memcpy(&x, p, 8);
-    const SlotQuad& q = kSlotQuads[((~x & 0x8080808080808080u) * 0x0002040810204081u) >> 56];
-    __m128i s = _mm_setzero_si128();
-    if (q.count != 0) [[likely]] {
-      uint32_t y[4];  // loads, not variable shifts: fewer instructions
-      for (int i = 0; i < 4; ++i) std::memcpy(&y[i], p + q.start[i], 4);
-      __m128i v = _mm_setr_epi32(static_cast<int>(y[0]), static_cast<int>(y[1]), static_cast<int>(y[2]),
-                                 static_cast<int>(y[3]));
-      v = _mm_or_si128(_mm_or_si128(_mm_and_si128(v, _mm_set1_epi32(0x7f)),
-                                    _mm_and_si128(_mm_srli_epi32(v, 1), _mm_set1_epi32(0x3f80))),
-                       _mm_and_si128(_mm_srli_epi32(v, 2), _mm_set1_epi32(0x1fc000)));
-      v = _mm_and_si128(v, _mm_load_si128(reinterpret_cast<const __m128i*>(q.mask)));
-      __m128i d = _mm_xor_si128(_mm_srli_epi32(v, 1), _mm_sub_epi32(_mm_setzero_si128(), _mm_and_si128(v, _mm_set1_epi32(1))));
-      d = _mm_add_epi32(d, _mm_slli_si128(d, 4));
-      d = _mm_add_epi32(d, _mm_slli_si128(d, 8));
-      s = _mm_add_epi32(d, last);
-    }
-    if (q.count == 0 || _mm_movemask_ps(_mm_castsi128_ps(s)) != 0) [[unlikely]] {
-      // A field of four or more bytes first, or a slot out of range or near
-      // it: one field the slow way.
-      bool bad = false;
-      prev = static_cast<uint32_t>(_mm_cvtsi128_si32(last));
-      prev += static_cast<uint64_t>(zigzag_decode(next_varint(p, bad)));
-      if (bad || prev > UINT32_MAX) [[unlikely]] goto done;
-      out[j++] = static_cast<uint32_t>(prev);
-      if (prev >= 1u << 31) {  // the rest the slow way
-        slow = true;
-        break;
-      }
-      last = _mm_set1_epi32(static_cast<int>(prev));
-      continue;
-    }
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j), s);
-    j += q.count;
-    p += q.bytes;
-    last = _mm_shuffle_epi32(s, 0xff);
-  }
-  if (!slow) prev = static_cast<uint32_t>(_mm_cvtsi128_si32(last));
-#endif  // without SSE2 every field takes the loop below
-  for (bool bad = false; j < n; ++j) {
-    uint64_t z;
-    if (!short_varint_flat(p, z)) z = next_varint(p, bad);
-    prev += static_cast<uint64_t>(zigzag_decode(z));
-    if (bad || prev > UINT32_MAX) [[unlikely]] break;
-    out[j] = static_cast<uint32_t>(prev);
-  }
-[[maybe_unused]] done:
-  slot_valid_ = j;
-  std::fill(out + j, out + n + kSlotPadding, kBadSlot);
+  slot_valid_ = decode_slot_fields(p, bytes, n, slot_values_.data());
 }
 
 // The next slot field; bad is set when it did not decode.
