@@ -47,7 +47,7 @@ class FlatMap {
 
   // Inserts or overwrites.
   void put(uint64_t key, uint64_t value) {
-    if ((size_ + 1) * 8 > capacity() * max_load_) rehash(capacity() * 2);
+    if (full_for_one_more()) rehash(capacity() * 2);
     size_t i = home(key);
     for (; used_[i]; i = (i + 1) & mask_) {
       if (entries_[i].key == key) {
@@ -63,7 +63,7 @@ class FlatMap {
   // The value of key, inserted as 0 when absent (second: whether it was).
   // One probe sequence either way; the pointer is valid until the next insertion.
   std::pair<uint64_t*, bool> try_emplace(uint64_t key) {
-    if ((size_ + 1) * 8 > capacity() * max_load_) rehash(capacity() * 2);
+    if (full_for_one_more()) rehash(capacity() * 2);
     size_t i = home(key);
     for (; used_[i]; i = (i + 1) & mask_)
       if (entries_[i].key == key) return {&entries_[i].val, false};
@@ -76,7 +76,7 @@ class FlatMap {
   // Inserts key, which must be absent, unless the table would have to grow
   // first: then returns false and changes nothing. Calls nothing.
   bool try_put_new(uint64_t key, uint64_t value) {
-    if ((size_ + 1) * 8 > capacity() * max_load_) return false;
+    if (full_for_one_more()) return false;
     size_t i = home(key);
     while (used_[i]) i = (i + 1) & mask_;
     used_[i] = 1;
@@ -124,6 +124,8 @@ class FlatMap {
     // Fibonacci hashing: addresses and small counters both spread well.
     return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_) & mask_;
   }
+  // One more key would take the table past its maximum load.
+  bool full_for_one_more() const { return (size_ + 1) * 8 > capacity() * max_load_; }
   void rehash(size_t cap) {
     std::vector<Entry> old = std::move(entries_);
     std::vector<uint8_t> old_used = std::move(used_);

@@ -248,8 +248,7 @@ class NativeReader final : public TraceReader {
                          ReadSummary& s);
   [[gnu::noinline]] uint32_t step(uint64_t at, Cursor& c, EventBatch& batch, ReadSummary& s);
   uint64_t record_of(const uint8_t* op);
-  // Out of line: inlined into read(), its running slot lived on the stack.
-  [[gnu::noinline]] void decode_slots(const uint8_t* p, uint64_t bytes, uint64_t n);
+  void decode_slots(const uint8_t* p, uint64_t bytes, uint64_t n);  // into slot_values_
   SlotId slot_field(Cursor& c, bool& bad) const;
   [[gnu::noinline, gnu::cold]] void problem(uint64_t at, uint64_t k, const Event& e, Anomaly a, ReadSummary& s);
 
